@@ -1,0 +1,27 @@
+"""skprune: elimination-compensation pruning of fully-connected networks for
+scikit-learn.
+
+The estimators are imported lazily, so that ``skprune.datasets`` (used in
+parallel workers) does not pay for importing torch.
+"""
+
+import importlib
+
+__all__ = ["MLPClassifier", "MLPRegressor", "CompensatedPruner"]
+__version__ = "0.1.0"
+
+_LOCATIONS = {
+    "MLPClassifier": "._mlp",
+    "MLPRegressor": "._mlp",
+    "CompensatedPruner": "._pruner",
+}
+
+
+def __getattr__(name):
+    if name in _LOCATIONS:
+        return getattr(importlib.import_module(_LOCATIONS[name], __name__), name)
+    raise AttributeError(f"module 'skprune' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,722 @@
+"""Drop-in replacements for scikit-learn's MLPs, trained by a skorch net."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.special import expit, softmax
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+from skorch.helper import predefined_split
+
+from ._net import (
+    ACTIVATIONS,
+    BatchIterator,
+    MLPModule,
+    MLPNet,
+    PerSampleLoss,
+    SklearnStopping,
+    TensorData,
+    fused_adam_supported,
+)
+
+# Rows per forward pass at prediction time (bounded memory, few Python calls).
+PREDICT_BATCH_SIZE = 4096
+
+
+def _as_layer_sizes(hidden_layer_sizes):
+    """Validate ``hidden_layer_sizes`` into a tuple of positive ints."""
+    sizes = (
+        [hidden_layer_sizes]
+        if isinstance(hidden_layer_sizes, Integral)
+        else list(hidden_layer_sizes)
+    )
+    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        raise ValueError(
+            "hidden_layer_sizes must contain only positive integers (one width "
+            f"per hidden layer); got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fitting machinery of :class:`MLPClassifier` and :class:`MLPRegressor`."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "callbacks": [list, None],
+        "net_params": [dict, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        device="cpu",
+        callbacks=None,
+        net_params=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.callbacks = callbacks
+        self.net_params = net_params
+
+    # ------------------------------------------------------------------ fitted
+    # views on the live torch parameters (no copies on the CPU)
+
+    def _module(self):
+        if "net_" not in self.__dict__:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet; the "
+                "parameters exist after `fit` or `partial_fit`."
+            )
+        return self.net_.module_
+
+    @property
+    def coefs_(self):
+        """Weights per layer, ``coefs_[l]`` of shape ``(n_in, n_out)``."""
+        return [_to_numpy(layer.weight).T for layer in self._module().layers]
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._set_params_of("weight", values, transpose=True)
+
+    @property
+    def intercepts_(self):
+        """Biases per layer, ``intercepts_[l]`` of shape ``(n_out,)``."""
+        return [_to_numpy(layer.bias) for layer in self._module().layers]
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._set_params_of("bias", values, transpose=False)
+
+    @property
+    def prelu_weights_(self):
+        """Learned PReLU slopes per hidden layer (only for ``activation="prelu"``)."""
+        module = self._module()
+        if module.activation != "prelu":
+            raise AttributeError("prelu_weights_ exists only for activation='prelu'.")
+        return [_to_numpy(act.weight) for act in module.activations]
+
+    def _set_params_of(self, name, values, transpose):
+        layers = self._module().layers
+        if len(values) != len(layers):
+            raise ValueError(
+                f"Expected {len(layers)} arrays, one per layer; got {len(values)}."
+            )
+        with torch.no_grad():
+            for layer, value in zip(layers, values):
+                param = getattr(layer, name)
+                value = torch.as_tensor(np.asarray(value, dtype=np.float32))
+                value = value.T if transpose else value
+                if value.shape != param.shape:
+                    expected = tuple(param.T.shape if transpose else param.shape)
+                    raise ValueError(
+                        f"Expected an array of shape {expected}; got {tuple(value.shape)}."
+                    )
+                param.copy_(value)
+        self.net_.module_.apply_masks_()
+
+    # --------------------------------------------------------------- the net
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                f"Got batch_size={self.batch_size} larger than the number of "
+                f"samples ({n_samples}); it is clipped to {n_samples}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return min(self.batch_size, n_samples)
+
+    def _build_net(self, n_features, n_samples, stopping, valid_data):
+        seed = self._random_state.randint(np.iinfo(np.int32).max)
+        layer_units = (n_features, *self._layer_sizes, self.n_outputs_)
+        optimizer_kwargs = {
+            "optimizer__betas": (self.beta_1, self.beta_2),
+            "optimizer__eps": self.epsilon,
+        }
+        if fused_adam_supported(str(self.device)):
+            optimizer_kwargs["optimizer__fused"] = True
+        net = MLPNet(
+            MLPModule,
+            module__layer_units=layer_units,
+            module__activation=self.activation,
+            module__seed=seed,
+            criterion=PerSampleLoss,
+            criterion__out_activation=self.out_activation_,
+            optimizer=torch.optim.Adam,
+            lr=self.learning_rate_init,
+            max_epochs=self.max_iter,
+            batch_size=self._batch_size(n_samples),
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=self.shuffle,
+            iterator_train__random_state=self._random_state,
+            iterator_valid=BatchIterator,
+            iterator_valid__batch_size=PREDICT_BATCH_SIZE,
+            train_split=_split_for(valid_data),
+            callbacks=[("sklearn_stopping", stopping), *(self.callbacks or [])],
+            device=self.device,
+            verbose=int(self.verbose),
+            alpha=self.alpha,
+            **optimizer_kwargs,
+            **(self.net_params or {}),
+        )
+        return net.initialize()
+
+    def _stopping_callback(self):
+        score_fn = None
+        if self.early_stopping:
+            score_fn = self._validation_score
+        return SklearnStopping(
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change, score_fn=score_fn
+        )
+
+    def _validation_score(self, net):
+        X_val, y_val, w_val = self._validation_set
+        raw = _forward(net, X_val)
+        y_pred = self._predict_from_raw(raw)
+        return self._score_fn(y_val, y_pred, sample_weight=w_val)
+
+    def _to_tensor_data(self, X, y=None, sample_weight=None):
+        device = self.device
+        return TensorData(
+            torch.as_tensor(np.asarray(X, dtype=np.float32), device=device),
+            None if y is None else torch.as_tensor(y, device=device),
+            None
+            if sample_weight is None
+            else torch.as_tensor(sample_weight, dtype=torch.float32, device=device),
+        )
+
+    # ------------------------------------------------------------------- fit
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        first = not (hasattr(self, "net_") and (self.warm_start or incremental))
+        X, y_raw, y = self._validate_input(X, y, incremental, reset=first)
+        X = X.toarray() if sp.issparse(X) else X
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        if first:
+            self._layer_sizes = _as_layer_sizes(self.hidden_layer_sizes)
+            self._random_state = check_random_state(self.random_state)
+            self._initialize_outputs(y)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        train, valid = self._split(X, y_raw, y, sample_weight)
+        if first:
+            stopping = self._stopping_callback().initialize()
+            self.net_ = self._build_net(X.shape[1], len(train), stopping, valid)
+            self.loss_curve_, self.t_, self.best_loss_ = [], 0, np.inf
+        else:
+            stopping = dict(self.net_.callbacks_)["sklearn_stopping"].initialize()
+            stopping.best_loss_ = self.best_loss_
+            self.net_.train_split = _split_for(valid)
+        epochs = 1 if incremental else self.max_iter
+        self._run_epochs(train, epochs, stopping)
+        return self
+
+    def _split(self, X, y_raw, y, sample_weight):
+        if not self.early_stopping:
+            self._validation_set = None
+            return self._to_tensor_data(X, y, sample_weight), None
+        stratify = y_raw if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = [X, y_raw, y] + ([] if sample_weight is None else [sample_weight])
+        parts = train_test_split(
+            *arrays,
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        X_tr, X_val, _, y_raw_val, y_tr, y_val = parts[:6]
+        w_tr, w_val = (
+            (parts[6], parts[7]) if sample_weight is not None else (None, None)
+        )
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"The validation set is too small ({X_val.shape[0]} row): increase "
+                f"validation_fraction (got {self.validation_fraction}) or the data."
+            )
+        self._validation_set = (X_val, y_raw_val, w_val)
+        return (
+            self._to_tensor_data(X_tr, y_tr, w_tr),
+            self._to_tensor_data(X_val, y_val, w_val),
+        )
+
+    def _run_epochs(self, train, epochs, stopping):
+        n_before = len(self.net_.history)
+        self.net_.partial_fit(train, None, epochs=epochs)
+        new_losses = [float(row["train_loss"]) for row in self.net_.history[n_before:]]
+        self.n_iter_ = len(new_losses)
+        self.loss_curve_.extend(new_losses)
+        self.loss_ = self.loss_curve_[-1]
+        self.t_ += self.n_iter_ * len(train)
+        self.best_loss_ = min(self.best_loss_, *new_losses)
+        if self.early_stopping:
+            self.validation_scores_ = stopping.validation_scores_
+            self.best_validation_score_ = stopping.best_validation_score_
+            self.best_loss_ = None
+            if stopping.best_state_ is not None:
+                self.net_.module_.load_state_dict(stopping.best_state_)
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+        if epochs > 1 and not stopping.stopped_ and self.n_iter_ == epochs:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({epochs}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # --------------------------------------------------------------- predict
+
+    def _raw_output(self, X):
+        """The network's raw output (logits for classifiers) as float64."""
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+        X = X.toarray() if sp.issparse(X) else X
+        return _forward(self.net_, X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _split_for(valid):
+    return None if valid is None else predefined_split(valid)
+
+
+def _to_numpy(tensor):
+    """A numpy view of a CPU tensor (a copy for other devices)."""
+    return tensor.detach().cpu().numpy()
+
+
+def _forward(net, X):
+    """Raw network output for array ``X`` in row blocks, as float64 numpy."""
+    module = net.module_
+    device = next(module.parameters()).device
+    was_training = module.training
+    module.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, X.shape[0], PREDICT_BATCH_SIZE):
+            block = np.asarray(X[start : start + PREDICT_BATCH_SIZE], dtype=np.float32)
+            out.append(module(torch.as_tensor(block, device=device)).cpu().numpy())
+    module.train(was_training)
+    if not out:
+        return np.empty((0, module.layer_units[-1]))
+    return np.concatenate(out).astype(np.float64)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier trained by a skorch net on torch.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`
+    with the Adam solver: same parameter names and meanings, same fitted
+    attributes, log-loss plus ``alpha``-weighted L2 penalty, scikit-learn's
+    initialisation and stopping rule. Training runs in float32 on ``device``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int or int, default=(100,)
+        Width of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu", "prelu"}, default="relu"
+        Hidden-layer activation; ``"prelu"`` learns one slope per hidden layer.
+    solver : {"adam"}, default="adam"
+        Only Adam is offered; the parameter exists for drop-in compatibility.
+    alpha : float, default=1e-4
+        Strength of the L2 penalty (divided by the batch's sample weight).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the training rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the early-stopping split. Global
+        numpy and torch random states are left untouched when it is given.
+    tol : float, default=1e-4
+        Minimum improvement of the loss (or validation score) that counts.
+    verbose : bool, default=False
+        Print skorch's epoch table.
+    warm_start : bool, default=False
+        Continue from the previous fit's parameters.
+    early_stopping : bool, default=False
+        Stop on the validation accuracy of a held-out ``validation_fraction``.
+    validation_fraction : float, default=0.1
+        Share of the training rows held out for early stopping.
+    beta_1, beta_2, epsilon : float
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before stopping.
+    device : str or torch.device, default="cpu"
+        Where the network is trained (e.g. ``"cuda"``).
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks for the net.
+    net_params : dict, default=None
+        Any other :class:`skorch.NeuralNet` parameter, e.g.
+        ``{"optimizer__weight_decay": 0.0}``; they override skprune's settings.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    coefs_ : list of ndarray
+        ``coefs_[l]`` has shape ``(n_in, n_out)``: views on the live torch weights.
+    intercepts_ : list of ndarray
+        ``intercepts_[l]`` has shape ``(n_out,)``: views on the live torch biases.
+    loss_ : float
+        Mean training loss of the last epoch (penalty included).
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch with early stopping.
+    best_validation_score_ : float or None
+        Best validation accuracy with early stopping.
+    t_ : int
+        Training rows seen.
+    n_iter_ : int
+        Epochs run by the last call to ``fit`` / ``partial_fit``.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        ``"softmax"`` (multiclass) or ``"logistic"`` (binary, multilabel).
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Input column names, when X had string column names.
+    net_ : MLPNet
+        The fitted skorch net (history, callbacks, ``module_``).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skprune import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier((32,), max_iter=30, random_state=0).fit(X / 16, y)
+    >>> clf.coefs_[0].shape
+    (64, 32)
+    >>> bool(clf.score(X / 16, y) > 0.9)
+    True
+    """
+
+    _score_fn = staticmethod(accuracy_score)
+
+    # Expected failures of scikit-learn's common checks, with the reason.
+    _xfail_checks = {
+        check: (
+            "training runs in float32 for speed: fitting with integer weights "
+            "and with repeated rows agrees to ~1e-6, the check's tolerance is 1e-7"
+        )
+        for check in (
+            "check_sample_weight_equivalence_on_dense_data",
+            "check_sample_weight_equivalence_on_sparse_data",
+        )
+    }
+
+    def _initialize_outputs(self, y):
+        multiclass = self._label_binarizer.y_type_ == "multiclass"
+        self.n_outputs_ = len(self.classes_) if multiclass else y.shape[1]
+        self.n_layers_ = len(self._layer_sizes) + 2
+        self.out_activation_ = (
+            "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+        )
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=[np.float64, np.float32],
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if reset and not incremental:
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            self._check_known_classes(y, incremental)
+        return X, y, self._encode(y)
+
+    def _check_known_classes(self, y, incremental):
+        classes = unique_labels(y)
+        if incremental:
+            if not np.isin(classes, self.classes_).all():
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`: self.classes_ has "
+                    f"{self.classes_}, `y` has {classes}."
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in "
+                f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                f"{classes}."
+            )
+
+    def _encode(self, y):
+        lb = self._label_binarizer
+        if lb.y_type_ == "multiclass":
+            return np.searchsorted(lb.classes_, y).astype(np.int64)
+        return lb.transform(y).astype(np.float32)
+
+    def _probabilities(self, raw):
+        if self.out_activation_ == "softmax":
+            return softmax(raw, axis=1)
+        return expit(raw)
+
+    def _predict_from_raw(self, raw):
+        proba = self._probabilities(raw)
+        if self.n_outputs_ == 1:
+            proba = proba.ravel()
+        return self._label_binarizer.inverse_transform(proba)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` and labels ``y`` (1-D, or multilabel indicator).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the loss.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Train one epoch on ``(X, y)``; ``classes`` is needed on the first call.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted labels, of the same type as the training labels."""
+        return self._predict_from_raw(self._raw_output(X))
+
+    def predict_proba(self, X):
+        """Class probabilities (columns in the order of ``classes_``)."""
+        proba = self._probabilities(self._raw_output(X))
+        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
+            return np.hstack([1 - proba, proba])
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor trained by a skorch net on torch.
+
+    A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`
+    with the Adam solver: half squared error plus ``alpha``-weighted L2
+    penalty, scikit-learn's parameters, attributes and stopping rule.
+    Predictions have the shape of the training ``y`` (1-D or 2-D).
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, \
+learning_rate_init, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, early_stopping, validation_fraction, beta_1, beta_2, epsilon, \
+n_iter_no_change, device, callbacks, net_params
+        As in :class:`MLPClassifier`; early stopping uses the validation R².
+
+    Attributes
+    ----------
+    coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
+best_validation_score_, t_, n_iter_, n_layers_, n_outputs_, n_features_in_, \
+feature_names_in_, net_
+        As in :class:`MLPClassifier`.
+    out_activation_ : str
+        Always ``"identity"``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.preprocessing import scale
+    >>> from skprune import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor((16,), max_iter=5, random_state=0).fit(scale(X), scale(y))
+    >>> reg.predict(scale(X)).shape
+    (442,)
+    """
+
+    _score_fn = staticmethod(r2_score)
+
+    _xfail_checks = MLPClassifier._xfail_checks
+
+    def _initialize_outputs(self, y):
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(self._layer_sizes) + 2
+        self.out_activation_ = "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=[np.float64, np.float32],
+            reset=reset,
+        )
+        if reset:
+            self._y_ndim = y.ndim
+        y2d = y.reshape(-1, 1) if y.ndim == 1 else y
+        return X, y, y2d.astype(np.float32)
+
+    def _predict_from_raw(self, raw):
+        return raw.ravel() if self._y_ndim == 1 else raw
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` and targets ``y`` (1-D or 2-D).
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train one epoch on ``(X, y)``.
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predictions, shaped like the training ``y``."""
+        return self._predict_from_raw(self._raw_output(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags

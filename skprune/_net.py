@@ -1,0 +1,355 @@
+"""The torch side of skprune's MLPs: module, tensor data, batching and the
+skorch net that trains them.
+
+The net is a :class:`skorch.NeuralNet` whose per-batch overhead is cut down to
+what an MLP on in-memory data needs: batches are slices of tensors built once
+per fit (no per-item ``Dataset`` access and collation), the optimizer step
+takes no closure, and the Adam step is fused where torch offers it. Callbacks,
+history and ``net_params`` work as in any skorch net.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.utils import TeeGenerator
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "prelu")
+
+# Hidden-layer activations as torch modules; PReLU has a learned slope.
+_ACTIVATION_MODULES = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "prelu": nn.PReLU,
+}
+
+
+def glorot_bound(fan_in: int, fan_out: int, activation: str) -> float:
+    """Half-width of scikit-learn's uniform Glorot initialisation."""
+    factor = 2.0 if activation == "logistic" else 6.0
+    return math.sqrt(factor / (fan_in + fan_out))
+
+
+class MLPModule(nn.Module):
+    """A fully connected network: affine layers, one activation between them.
+
+    The output layer is affine (raw scores, e.g. logits). ``mask_<l>`` buffers,
+    when present, hold the pruning masks of layer ``l`` in torch's
+    ``(out, in)`` orientation; :meth:`apply_masks_` zeroes pruned weights.
+    """
+
+    def __init__(self, layer_units=(2, 1), activation="relu", seed=0):
+        super().__init__()
+        self.layer_units = tuple(int(u) for u in layer_units)
+        self.activation = activation
+        self.layers = nn.ModuleList(
+            nn.Linear(n_in, n_out)
+            for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:])
+        )
+        self.activations = nn.ModuleList(
+            _ACTIVATION_MODULES[activation]() for _ in self.layers[:-1]
+        )
+        self.reset_parameters(seed)
+
+    def reset_parameters(self, seed):
+        """scikit-learn's initialisation, drawn from a private generator."""
+        generator = torch.Generator().manual_seed(int(seed))
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = glorot_bound(
+                    layer.in_features, layer.out_features, self.activation
+                )
+                for param in (layer.weight, layer.bias):
+                    values = torch.rand(param.shape, generator=generator)
+                    param.copy_((2 * values - 1) * bound)
+
+    def forward(self, X):
+        for layer, activation in zip(self.layers[:-1], self.activations):
+            X = activation(layer(X))
+        return self.layers[-1](X)
+
+    def masks(self):
+        """Masks per layer, ``None`` where the layer is unpruned."""
+        return [getattr(self, f"mask_{i}", None) for i in range(len(self.layers))]
+
+    def set_masks(self, masks):
+        """Register masks (``(out, in)`` bool tensors or None) and apply them."""
+        for i, mask in enumerate(masks):
+            name = f"mask_{i}"
+            if mask is None:
+                if name in self._buffers:
+                    del self._buffers[name]
+                continue
+            weight = self.layers[i].weight
+            self.register_buffer(name, mask.to(device=weight.device, dtype=torch.bool))
+        self.apply_masks_()
+
+    @torch.no_grad()
+    def apply_masks_(self):
+        """Set every pruned weight to exactly 0.0."""
+        for layer, mask in zip(self.layers, self.masks()):
+            if mask is not None:
+                layer.weight.masked_fill_(~mask, 0.0)
+
+
+def _take(tensor, index):
+    if tensor is None:
+        return None
+    if isinstance(index, torch.Tensor):
+        return torch.index_select(tensor, 0, index)
+    return tensor[index]
+
+
+class TensorData(torch.utils.data.Dataset):
+    """Features, encoded targets and sample weights as tensors on one device.
+
+    Batches are ``(X, (y, sample_weight))``; ``y`` and ``sample_weight`` may be
+    None (prediction, unweighted training).
+    """
+
+    def __init__(self, X, y=None, sample_weight=None):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return self.X[index], (_take(self.y, index), _take(self.sample_weight, index))
+
+    def take(self, index):
+        """The rows ``index`` (slice or index tensor) as a new TensorData."""
+        return TensorData(
+            self.X[index], _take(self.y, index), _take(self.sample_weight, index)
+        )
+
+
+class BatchIterator:
+    """Mini-batches sliced from a :class:`TensorData`, optionally shuffled.
+
+    ``random_state`` is a numpy ``RandomState`` owned by the estimator, so the
+    permutation sequence continues across ``partial_fit`` calls and no global
+    random state is touched. Any other dataset falls back to a DataLoader.
+    """
+
+    def __init__(self, dataset, batch_size=200, shuffle=False, random_state=None):
+        if isinstance(dataset, torch.utils.data.Subset) and isinstance(
+            dataset.dataset, TensorData
+        ):
+            dataset = dataset.dataset.take(torch.as_tensor(dataset.indices))
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        data = self.dataset
+        if not isinstance(data, TensorData):
+            yield from torch.utils.data.DataLoader(
+                data, batch_size=self.batch_size, shuffle=self.shuffle
+            )
+            return
+        n = len(data)
+        if not self.shuffle:
+            for start in range(0, n, self.batch_size):
+                yield data[start : start + self.batch_size]
+            return
+        rng = self.random_state or np.random.mtrand._rand
+        order = torch.from_numpy(rng.permutation(n)).to(data.X.device)
+        # Gathering batch by batch is much faster than permuting all rows
+        # at once (the gathered block stays in cache).
+        for start in range(0, n, self.batch_size):
+            yield data[order[start : start + self.batch_size]]
+
+
+def softmax_cross_entropy(raw, y):
+    """Per-sample multiclass log-loss from logits and class indices."""
+    return F.cross_entropy(raw, y, reduction="none")
+
+
+def binary_cross_entropy(raw, y):
+    """Per-sample log-loss summed over independent binary outputs."""
+    return F.binary_cross_entropy_with_logits(raw, y, reduction="none").sum(dim=1)
+
+
+def half_squared_error(raw, y):
+    """Per-sample half squared error averaged over outputs."""
+    return 0.5 * (raw - y).pow(2).mean(dim=1)
+
+
+LOSSES = {
+    "softmax": softmax_cross_entropy,
+    "logistic": binary_cross_entropy,
+    "identity": half_squared_error,
+}
+
+
+class PerSampleLoss(nn.Module):
+    """Criterion returning one loss per sample (selected by output activation)."""
+
+    def __init__(self, out_activation="identity"):
+        super().__init__()
+        self.out_activation = out_activation
+
+    def forward(self, raw, y):
+        return LOSSES[self.out_activation](raw, y)
+
+
+@functools.cache
+def fused_adam_supported(device: str) -> bool:
+    """Whether ``torch.optim.Adam(fused=True)`` runs on ``device``."""
+    try:
+        param = nn.Parameter(torch.zeros(2, device=device))
+        optimizer = torch.optim.Adam([param], fused=True)
+        param.grad = torch.ones_like(param)
+        optimizer.step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+class MLPNet(NeuralNet):
+    """The skorch net behind :class:`skprune.MLPClassifier` / ``MLPRegressor``.
+
+    Adds ``alpha``, scikit-learn's L2 penalty (``0.5 * alpha * ||W||^2``
+    divided by the batch's total sample weight) and sample weights in the
+    loss, and holds pruning masks after every optimizer step.
+    """
+
+    def __init__(self, module, *args, alpha=0.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.alpha = alpha
+
+    @property
+    def _default_callbacks(self):
+        # PrintLog formats a table every epoch even when silent: only add it
+        # when something is printed.
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+        return callbacks + ([("print_log", PrintLog())] if self.verbose else [])
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorData):
+            return X
+        if isinstance(X, np.ndarray) and (y is None or isinstance(y, np.ndarray)):
+            device = self.device
+            X = torch.as_tensor(X, dtype=torch.float32, device=device)
+            y = None if y is None else torch.as_tensor(y, device=device)
+            return TensorData(X, y)
+        return super().get_dataset(X, y)
+
+    def _set_training(self, training=True):
+        # Switching modes walks every submodule; skip it when nothing changes.
+        if self.module_.training != training or self.criterion_.training != training:
+            super()._set_training(training)
+
+    @torch.no_grad()
+    def penalty(self):
+        """``0.5 * alpha * sum of squared weights`` (biases excluded).
+
+        Its gradient is added in :meth:`train_step` directly (``alpha * W``),
+        which is cheaper than differentiating it.
+        """
+        if not self.alpha:
+            return 0.0
+        weights = [layer.weight for layer in self.module_.layers]
+        return 0.5 * self.alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y, sample_weight = y_true if isinstance(y_true, tuple | list) else (y_true, None)
+        losses = self.criterion_(y_pred, y)
+        total = len(losses) if sample_weight is None else sample_weight.sum()
+        loss = losses.sum() if sample_weight is None else losses @ sample_weight
+        return (loss + self.penalty()) / total
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step without a closure, then the masks are re-applied."""
+        self._zero_grad_optimizer(set_to_none=True)
+        step = self.train_step_single(batch, **fit_params)
+        if self.alpha:
+            self._add_penalty_gradient(batch)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        self._step_optimizer(None)
+        self.module_.apply_masks_()
+        return step
+
+    def _add_penalty_gradient(self, batch):
+        X, target = batch
+        weights = [layer.weight for layer in self.module_.layers]
+        sample_weight = target[1] if isinstance(target, tuple | list) else None
+        total = len(X) if sample_weight is None else float(sample_weight.sum())
+        torch._foreach_add_([w.grad for w in weights], weights, alpha=self.alpha / total)
+
+
+class SklearnStopping(Callback):
+    """scikit-learn's MLP stopping rule as a skorch callback.
+
+    Without early stopping, training stops once the training loss has not
+    improved by ``tol`` for more than ``n_iter_no_change`` epochs; with it,
+    the validation score (from ``score_fn(net)``) is used and the best
+    parameters are kept to be restored at the end.
+    """
+
+    def __init__(self, tol=1e-4, n_iter_no_change=10, score_fn=None):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.score_fn = score_fn
+
+    def initialize(self):
+        self.best_loss_ = np.inf
+        self.best_validation_score_ = -np.inf
+        self.validation_scores_ = []
+        self.best_state_ = None
+        self.no_improvement_count_ = 0
+        self.stopped_ = False
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.score_fn is None:
+            improved, best = self._update_loss(net.history[-1, "train_loss"])
+        else:
+            improved, best = self._update_score(net)
+            if best:
+                self.best_state_ = {
+                    k: v.detach().clone() for k, v in net.module_.state_dict().items()
+                }
+        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+        if self.no_improvement_count_ > self.n_iter_no_change:
+            self.stopped_ = True
+            raise KeyboardInterrupt
+
+    def _update_loss(self, loss):
+        improved = loss <= self.best_loss_ - self.tol
+        best = loss < self.best_loss_
+        self.best_loss_ = min(loss, self.best_loss_)
+        return improved, best
+
+    def _update_score(self, net):
+        score = float(self.score_fn(net))
+        self.validation_scores_.append(score)
+        net.history.record("valid_score", score)
+        improved = score >= self.best_validation_score_ + self.tol
+        best = score > self.best_validation_score_
+        self.best_validation_score_ = max(score, self.best_validation_score_)
+        return improved, best
