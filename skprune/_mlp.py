@@ -275,8 +275,9 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------- fit
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
-        first = not (hasattr(self, "net_") and (self.warm_start or incremental))
+    def _fit(self, X, y, sample_weight=None, incremental=False, epochs=None, keep=False):
+        """Fit from scratch, or continue (``warm_start``, ``incremental``, ``keep``)."""
+        first = not (hasattr(self, "net_") and (self.warm_start or incremental or keep))
         X, y_raw, y = self._validate_input(X, y, incremental, reset=first)
         X = X.toarray() if sp.issparse(X) else X
         if sample_weight is not None:
@@ -296,11 +297,43 @@ class _BaseMLP(BaseEstimator):
             self.loss_curve_, self.t_, self.best_loss_ = [], 0, np.inf
         else:
             stopping = dict(self.net_.callbacks_)["sklearn_stopping"].initialize()
-            stopping.best_loss_ = self.best_loss_
+            stopping.best_loss_ = self.best_loss_ or np.inf
             self.net_.train_split = _split_for(valid)
-        epochs = 1 if incremental else self.max_iter
+        if epochs is None:
+            epochs = 1 if incremental else self.max_iter
         self._run_epochs(train, epochs, stopping)
         return self
+
+    def _fine_tune(self, X, y, *, epochs, sample_weight=None):
+        """Train ``epochs`` more epochs with a fresh optimizer, masks held."""
+        self.net_.initialize_optimizer()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return self._fit(X, y, sample_weight, epochs=epochs, keep=True)
+
+    def _set_masks(self, masks):
+        """Hold ``masks`` (bool, shaped like ``coefs_``; True = kept) from now on.
+
+        Masked weights are set to 0.0 now and after every optimizer step of
+        any later training (``partial_fit``, ``warm_start``, skorch's own
+        ``net_.partial_fit``). ``None`` removes the masks.
+        """
+        module = self._module()
+        if masks is None:
+            module.set_masks([None] * len(module.layers))
+            return
+        module.set_masks([torch.as_tensor(np.asarray(m, dtype=bool).T) for m in masks])
+
+    @property
+    def masks_(self):
+        """Pruning masks (bool, shaped like ``coefs_``), or None when unpruned."""
+        masks = self._module().masks()
+        if all(m is None for m in masks):
+            return None
+        return [
+            np.ones(layer.weight.T.shape, dtype=bool) if m is None else _to_numpy(m).T
+            for layer, m in zip(self._module().layers, masks)
+        ]
 
     def _split(self, X, y_raw, y, sample_weight):
         if not self.early_stopping:
@@ -337,7 +370,6 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_.extend(new_losses)
         self.loss_ = self.loss_curve_[-1]
         self.t_ += self.n_iter_ * len(train)
-        self.best_loss_ = min(self.best_loss_, *new_losses)
         if self.early_stopping:
             self.validation_scores_ = stopping.validation_scores_
             self.best_validation_score_ = stopping.best_validation_score_
@@ -345,6 +377,7 @@ class _BaseMLP(BaseEstimator):
             if stopping.best_state_ is not None:
                 self.net_.module_.load_state_dict(stopping.best_state_)
         else:
+            self.best_loss_ = min(self.best_loss_ or np.inf, *new_losses)
             self.validation_scores_ = self.best_validation_score_ = None
         if epochs > 1 and not stopping.stopped_ and self.n_iter_ == epochs:
             warnings.warn(

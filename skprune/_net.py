@@ -51,10 +51,13 @@ class MLPModule(nn.Module):
         super().__init__()
         self.layer_units = tuple(int(u) for u in layer_units)
         self.activation = activation
-        self.layers = nn.ModuleList(
-            nn.Linear(n_in, n_out)
-            for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:])
-        )
+        # torch's default initialisation draws from the global generator:
+        # restore it, the weights are drawn again from ``seed`` below.
+        with torch.random.fork_rng(devices=[]):
+            self.layers = nn.ModuleList(
+                nn.Linear(n_in, n_out)
+                for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:])
+            )
         self.activations = nn.ModuleList(
             _ACTIVATION_MODULES[activation]() for _ in self.layers[:-1]
         )
@@ -96,6 +99,8 @@ class MLPModule(nn.Module):
     @torch.no_grad()
     def apply_masks_(self):
         """Set every pruned weight to exactly 0.0."""
+        if not self._buffers:  # unpruned: nothing to do (hot path)
+            return
         for layer, mask in zip(self.layers, self.masks()):
             if mask is not None:
                 layer.weight.masked_fill_(~mask, 0.0)
@@ -284,15 +289,24 @@ class MLPNet(NeuralNet):
         step = self.train_step_single(batch, **fit_params)
         if self.alpha:
             self._add_penalty_gradient(batch)
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
+        if self._listens_to_grads():
+            self.notify(
+                "on_grad_computed",
+                named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                batch=batch,
+                training=True,
+            )
         self._step_optimizer(None)
         self.module_.apply_masks_()
         return step
+
+    def _listens_to_grads(self):
+        # Building the parameter generator for on_grad_computed costs about
+        # as much as the rest of a small step: only do it for a listener.
+        return any(
+            type(cb).on_grad_computed is not Callback.on_grad_computed
+            for _, cb in self.callbacks_
+        )
 
     def _add_penalty_gradient(self, batch):
         X, target = batch

@@ -1,0 +1,43 @@
+"""Shared helpers of the benchmark scripts: data, timing, machine description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from skprune.datasets import load_mnist
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST_HOME = REPO.parent / "shared" / "data" / "mnist"
+
+
+def mnist(n_train, n_test=None, data_home=None):
+    """MNIST subsets from ``data_home``, ``SKPRUNE_MNIST_HOME`` or the shared folder."""
+    if data_home is None and "SKPRUNE_MNIST_HOME" not in os.environ:
+        data_home = DEFAULT_MNIST_HOME
+    return load_mnist(
+        data_home=data_home, n_train=n_train, n_test=n_test, return_X_y=True
+    )
+
+
+def best_time(fn, repeat=5):
+    """Minimum wall-clock seconds of ``fn()`` over ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def machine():
+    """One line describing where the figures were measured."""
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )

@@ -1,0 +1,381 @@
+"""MLPClassifier / MLPRegressor: drop-in behaviour, skorch integration, errors."""
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_digits, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
+from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from skprune import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="module")
+def small():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    return X, y
+
+
+def fast_clf(**params):
+    settings = dict(hidden_layer_sizes=(16,), max_iter=30, random_state=0)
+    return MLPClassifier(**{**settings, **params})
+
+
+# ------------------------------------------------------------------ inputs
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda X: X,
+        lambda X: X.astype(np.float32),
+        lambda X: X.tolist(),
+        lambda X: pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]),
+    ],
+    ids=["float64", "float32", "list", "pandas"],
+)
+def test_input_kinds_give_the_same_model(small, convert):
+    X, y = small
+    reference = fast_clf().fit(X, y).predict_proba(X)
+    proba = fast_clf().fit(convert(X), y).predict_proba(convert(X))
+    np.testing.assert_allclose(proba, reference, atol=1e-6)
+
+
+def test_feature_names_in(small):
+    X, y = small
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    clf = fast_clf().fit(frame, y)
+    assert list(clf.feature_names_in_) == list("abcde")
+    assert clf.n_features_in_ == 5
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog"]),
+        np.array([-7, 40]),
+        np.array([False, True]),
+    ],
+    ids=["strings", "non-contiguous-ints", "bools"],
+)
+def test_binary_labels_come_back_as_given(small, labels):
+    X, y = small
+    y_labels = labels[y]
+    clf = fast_clf().fit(X, y_labels)
+    pred = clf.predict(X)
+    assert set(pred) <= set(labels)
+    assert pred.dtype == y_labels.dtype
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+
+
+def test_multiclass_string_and_categorical_labels(digits):
+    X_train, X_test, y_train, y_test = digits
+    names = np.array([f"digit-{d}" for d in range(10)])
+    clf = fast_clf().fit(X_train, names[y_train])
+    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 10
+    assert np.mean(clf.predict(X_test) == names[y_test]) > 0.8
+    categorical = pd.Series(pd.Categorical(names[y_train]))
+    clf_cat = fast_clf().fit(X_train, categorical)
+    np.testing.assert_array_equal(clf_cat.predict(X_test), clf.predict(X_test))
+
+
+def test_multilabel_indicator():
+    X, Y = make_multilabel_classification(n_samples=150, n_classes=4, random_state=0)
+    clf = MLPClassifier((32,), max_iter=100, random_state=0).fit(X, Y)
+    assert clf.predict(X).shape == Y.shape
+    assert clf.predict_proba(X).shape == Y.shape
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 4
+    assert clf.score(X, Y) > 0.4  # subset accuracy
+
+
+@pytest.mark.parametrize("shape", [(80,), (80, 1), (80, 3)])
+def test_regressor_predictions_shaped_like_y(shape):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 4))
+    y = rng.normal(size=shape)
+    reg = MLPRegressor((8,), max_iter=20, random_state=0).fit(X, y)
+    assert reg.predict(X).shape == shape
+    assert reg.out_activation_ == "identity"
+
+
+def test_sample_weight_zero_equals_dropping_rows(small):
+    X, y = small
+    weight = np.ones(len(X))
+    weight[::3] = 0.0
+    params = dict(shuffle=False, batch_size=len(X), max_iter=20)
+    with_weights = fast_clf(**params).fit(X, y, sample_weight=weight)
+    keep = weight > 0
+    params["batch_size"] = int(keep.sum())
+    dropped = fast_clf(**params).fit(X[keep], y[keep])
+    np.testing.assert_allclose(
+        with_weights.predict_proba(X), dropped.predict_proba(X), atol=1e-5
+    )
+
+
+# ---------------------------------------------------------- reproducibility
+
+
+def test_random_state_reproducible_without_touching_global_rng(small):
+    X, y = small
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    first = fast_clf(shuffle=True).fit(X, y).predict_proba(X)
+    second = fast_clf(shuffle=True).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
+    other = MLPClassifier((16,), max_iter=30, random_state=1).fit(X, y)
+    assert not np.array_equal(other.predict_proba(X), first)
+
+
+# ---------------------------------------------------------- fitted attributes
+
+
+def test_coefs_are_the_live_torch_parameters(small):
+    X, y = small
+    clf = MLPClassifier((7, 6), max_iter=5, random_state=0).fit(X, y)
+    layers = clf.net_.module_.layers
+    assert [c.shape for c in clf.coefs_] == [(5, 7), (7, 6), (6, 1)]
+    for coef, bias, layer in zip(clf.coefs_, clf.intercepts_, layers):
+        np.testing.assert_array_equal(coef, layer.weight.detach().numpy().T)
+        np.testing.assert_array_equal(bias, layer.bias.detach().numpy())
+    clf.partial_fit(X, y)
+    np.testing.assert_array_equal(clf.coefs_[0], layers[0].weight.detach().numpy().T)
+    before = clf.predict_proba(X)
+    clf.coefs_ = [np.zeros_like(c) for c in clf.coefs_]
+    assert np.all(layers[0].weight.detach().numpy() == 0)
+    assert not np.allclose(clf.predict_proba(X), before)
+
+
+def test_sklearn_attributes_exist(small):
+    X, y = small
+    clf = fast_clf().fit(X, y)
+    assert clf.n_layers_ == 3
+    assert len(clf.loss_curve_) == clf.n_iter_ == 30
+    assert clf.loss_ == clf.loss_curve_[-1]
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.t_ == 30 * len(X)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+
+
+def test_prelu_slopes_are_learned(small):
+    X, y = small
+    clf = MLPClassifier((8, 8), activation="prelu", max_iter=20, random_state=0)
+    clf.fit(X, y)
+    assert len(clf.prelu_weights_) == 2
+    assert not np.allclose(clf.prelu_weights_[0], 0.25)
+
+
+def test_loss_matches_sklearn_definition(small):
+    # Same weights, same data: the reported loss (log-loss + L2 penalty over
+    # the batch) equals scikit-learn's formula computed here in numpy.
+    X, y = small
+    clf = fast_clf(alpha=0.5, shuffle=False, batch_size=len(X), max_iter=1).fit(X, y)
+    proba = clf.predict_proba(X)[:, 1]
+    log_loss = -np.mean(y * np.log(proba) + (1 - y) * np.log(1 - proba))
+    penalty = 0.5 * 0.5 * sum((c.astype(np.float64) ** 2).sum() for c in clf.coefs_)
+    with torch.no_grad():
+        raw = clf.net_.module_(torch.as_tensor(X, dtype=torch.float32))
+        target = torch.as_tensor(y[:, None], dtype=torch.float32)
+        loss = clf.net_.get_loss(raw, target).item()
+    assert loss == pytest.approx(log_loss + penalty / len(X), rel=1e-5)
+
+
+# ---------------------------------------------------------- training rules
+
+
+def test_stopping_rule_matches_sklearn(small):
+    X, y = small
+    params = dict(hidden_layer_sizes=(8,), tol=1e9, n_iter_no_change=3, random_state=0)
+    ours = MLPClassifier(max_iter=50, **params).fit(X, y)
+    theirs = SklearnMLPClassifier(max_iter=50, **params).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 5
+
+
+def test_max_iter_warns_convergence(small):
+    X, y = small
+    with pytest.warns(ConvergenceWarning, match=re.escape("Maximum iterations (3)")):
+        MLPClassifier((4,), max_iter=3, random_state=0).fit(X, y)
+
+
+def test_early_stopping_keeps_best_validation_model(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPClassifier(
+        (16,), early_stopping=True, max_iter=40, n_iter_no_change=3, random_state=0
+    ).fit(X_train, y_train)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+
+
+def test_partial_fit_classifier_and_regressor(small):
+    X, y = small
+    clf = MLPClassifier((8,), random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    for _ in range(5):
+        clf.partial_fit(X, y, classes=[0, 1])
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 5
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    with pytest.raises(ValueError, match=re.escape("`y` has classes not in")):
+        clf.partial_fit(X, y + 5)
+    reg = MLPRegressor((8,), random_state=0)
+    for _ in range(5):
+        reg.partial_fit(X, X[:, 0])
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+
+
+def test_warm_start_continues(small):
+    X, y = small
+    clf = fast_clf(warm_start=True, max_iter=5).fit(X, y)
+    first = clf.coefs_[0].copy()
+    clf.fit(X, y)
+    assert len(clf.loss_curve_) == 10
+    assert not np.array_equal(first, clf.coefs_[0])
+
+
+# ----------------------------------------------------------------- skorch
+
+
+def test_net_is_a_skorch_net_with_callbacks(small):
+    X, y = small
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = CountEpochs()
+    clf = fast_clf(callbacks=[("count", counter)]).fit(X, y)
+    assert isinstance(clf.net_, NeuralNet)
+    fitted = dict(clf.net_.callbacks_)["count"]
+    assert fitted.epochs == 30
+    assert len(clf.net_.history) == 30
+    np.testing.assert_allclose(clf.net_.history[:, "train_loss"], clf.loss_curve_)
+
+
+def test_grad_callbacks_are_called(small):
+    X, y = small
+    from skorch.callbacks import GradientNormClipping
+
+    clf = fast_clf(callbacks=[GradientNormClipping(gradient_clip_value=1e-3)])
+    clf.fit(X, y)
+    assert clf.n_iter_ == 30
+
+
+def test_net_params_reach_skorch(small):
+    X, y = small
+    clf = fast_clf(net_params={"optimizer__weight_decay": 0.1}).fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.1
+
+
+def test_pickle_round_trip(small):
+    X, y = small
+    clf = fast_clf().fit(X, y)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+# ----------------------------------------------------------- parity
+
+
+def test_accuracy_parity_with_sklearn_on_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    ours, theirs = [], []
+    for seed in range(3):
+        params = dict(hidden_layer_sizes=(32,), max_iter=60, random_state=seed)
+        ours.append(MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test))
+        theirs.append(
+            SklearnMLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test)
+        )
+    assert abs(np.mean(ours) - np.mean(theirs)) <= 0.01, (ours, theirs)
+
+
+def test_regression_parity_with_sklearn():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(400, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    params = dict(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
+    ours = MLPRegressor(**params).fit(X_train, y_train).score(X_test, y_test)
+    theirs = SklearnMLPRegressor(**params).fit(X_train, y_train).score(X_test, y_test)
+    assert ours > theirs - 0.05, (ours, theirs)
+
+
+# ----------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"hidden_layer_sizes": (0,)},
+            "hidden_layer_sizes must contain only positive integers (one width per "
+            "hidden layer); got (0,).",
+        ),
+        (
+            {"hidden_layer_sizes": (8, -2)},
+            "hidden_layer_sizes must contain only positive integers (one width per "
+            "hidden layer); got (8, -2).",
+        ),
+        (
+            {"activation": "swish"},
+            "The 'activation' parameter of MLPClassifier must be",
+        ),
+        ({"activation": "swish"}, "Got 'swish' instead."),
+        (
+            {"alpha": -1.0},
+            "The 'alpha' parameter of MLPClassifier must be a float in the range [0.0, inf). Got -1.0 instead.",
+        ),
+        (
+            {"max_iter": 0},
+            "The 'max_iter' parameter of MLPClassifier must be an int in the range [1, inf). Got 0 instead.",
+        ),
+        (
+            {"solver": "lbfgs"},
+            "The 'solver' parameter of MLPClassifier must be a str among {'adam'}. Got 'lbfgs' instead.",
+        ),
+    ],
+)
+def test_invalid_parameters(small, params, message):
+    X, y = small
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_partial_fit_rejects_early_stopping(small):
+    X, y = small
+    with pytest.raises(
+        ValueError, match=re.escape("partial_fit does not support early_stopping=True.")
+    ):
+        MLPRegressor(early_stopping=True).partial_fit(X, X[:, 0])
+
+
+def test_no_warnings_on_clean_fit(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MLPClassifier((8,), max_iter=500, tol=1e-2, random_state=0).fit(X, y)
