@@ -1,0 +1,433 @@
+"""CompensatedPruner: fit, score, prune with bias compensation, fine-tune."""
+
+from __future__ import annotations
+
+import copy
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.feature_selection import SelectorMixin
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+
+from ._mlp import MLPClassifier, _BaseMLP
+from .importance import METHODS, check_scorer_output, get_scorer
+
+
+def _fit_dense(estimator, X, y, fit_params):
+    """Fit ``estimator``; module level so that joblib's Memory can cache it."""
+    return estimator.fit(X, y, **fit_params)
+
+
+def _unwrap(estimator):
+    """The MLP inside ``estimator`` and whether it is frozen (already fitted)."""
+    frozen = isinstance(estimator, FrozenEstimator)
+    mlp = estimator.estimator if frozen else estimator
+    if not isinstance(mlp, _BaseMLP):
+        raise TypeError(
+            "CompensatedPruner needs a skprune MLPClassifier or MLPRegressor as "
+            "`estimator` (or a FrozenEstimator wrapping a fitted one); got "
+            f"{estimator!r}."
+        )
+    return mlp, frozen
+
+
+def n_weights_of(layer_units):
+    """Number of weights (biases excluded) of a dense net with these widths."""
+    return int(sum(a * b for a, b in zip(layer_units[:-1], layer_units[1:])))
+
+
+def shrunk_widths(layer_units, n_target):
+    """Hidden widths scaled by one factor so the net has about ``n_target`` weights.
+
+    Every hidden width is ``max(1, round(factor * width))``; among a fine grid
+    of factors in (0, 1] the one whose weight count is closest to
+    ``n_target`` wins (ties: the larger net).
+    """
+    n_in, *hidden, n_out = layer_units
+    best = None
+    for factor in np.linspace(1.0, 1e-3, 4000):
+        widths = tuple(max(1, int(round(factor * h))) for h in hidden)
+        gap = abs(n_weights_of((n_in, *widths, n_out)) - n_target)
+        if best is None or gap < best[0]:
+            best = (gap, widths)
+    return best[1]
+
+
+def prune_masks(importances, prune_ratio, scope="global"):
+    """Masks (True = kept) removing the least important weights.
+
+    ``scope="global"`` removes exactly ``round(prune_ratio * n_weights)``
+    weights ranked against one threshold over all layers; ``scope="layer"``
+    removes ``round(prune_ratio * n_l)`` of each layer ``l``. Ties are broken
+    by position (layer, then row-major order): the earlier weight goes first.
+    """
+    if scope == "layer":
+        return [prune_masks([imp], prune_ratio)[0] for imp in importances]
+    flat = np.concatenate([np.ravel(imp) for imp in importances])
+    n_prune = int(round(prune_ratio * flat.size))
+    keep = np.ones(flat.size, dtype=bool)
+    keep[np.argsort(flat, kind="stable")[:n_prune]] = False
+    splits = np.cumsum([np.size(imp) for imp in importances])[:-1]
+    return [
+        part.reshape(np.shape(imp))
+        for part, imp in zip(np.split(keep, splits), importances)
+    ]
+
+
+def compensated_intercepts(intercepts, compensations, masks):
+    """Biases shifted by the summed compensation of each neuron's pruned weights."""
+    if compensations is None:
+        return [np.asarray(b, dtype=np.float64).copy() for b in intercepts]
+    return [
+        np.asarray(b, dtype=np.float64) + np.where(mask, 0.0, comp).sum(axis=0)
+        for b, comp, mask in zip(intercepts, compensations, masks)
+    ]
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
+    """Prune a fully connected network by elimination–compensation.
+
+    ``fit`` trains a clone of ``estimator`` (the dense net), scores every
+    weight with ``method``, removes the ``prune_ratio`` least important ones,
+    shifts each neuron's bias by the compensation of its removed weights
+    (for methods that have one), and fine-tunes the survivors with the mask
+    held: pruned weights stay exactly 0.0 after every optimizer step.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier, MLPRegressor or FrozenEstimator
+        The dense network to prune. A :class:`sklearn.frozen.FrozenEstimator`
+        wrapping a fitted skprune MLP is used as it is and never modified.
+    prune_ratio : float in [0, 1), default=0.5
+        Share of the weights (biases excluded) to remove.
+    method : str or callable, default="compensated"
+        ``"compensated"`` (the paper's linearised importance with optimal
+        bias compensation), ``"nonlinear"`` (exact output change),
+        ``"magnitude"``, ``"gradient_magnitude"``, ``"random"``,
+        ``"fully_connected"`` (a smaller dense net with the same number of
+        weights, trained from scratch) or a callable
+        ``method(estimator, X, y)`` returning importances shaped like
+        ``coefs_``, or a tuple ``(importances, compensations)``.
+    scope : {"global", "layer"}, default="global"
+        Rank all weights against one threshold, or prune each layer by
+        ``prune_ratio``.
+    fine_tune_epochs : int, default=10
+        Epochs of training after pruning (0: none).
+    max_samples : int or None, default=None
+        Score on at most this many rows (drawn with ``random_state``); more
+        than the data simply uses every row.
+    memory : str, joblib.Memory or None, default=None
+        Cache of the dense fits, so a sweep over ratios and methods trains
+        each dense net once.
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``method="random"`` and the ``max_samples`` subsample.
+    verbose : bool, default=False
+        Print the time of each stage.
+
+    Attributes
+    ----------
+    estimator_ : MLPClassifier or MLPRegressor
+        The pruned, fine-tuned network.
+    dense_estimator_ : MLPClassifier or MLPRegressor
+        The dense network before pruning.
+    importances_ : list of ndarray or None
+        Importance of every weight, shaped like ``coefs_`` (None for
+        ``"fully_connected"``).
+    compensations_ : list of ndarray or None
+        Bias shift of neuron ``i`` when weight ``coefs_[l][j, i]`` is removed,
+        shaped like ``coefs_`` (None where the method has none).
+    masks_ : list of ndarray of bool
+        True where a weight is kept, shaped like ``estimator_.coefs_``.
+    n_weights_ : int
+        Weights of the dense network.
+    n_pruned_ : int
+        Weights removed.
+    sparsity_ : float
+        ``n_pruned_ / n_weights_``.
+    feature_importances_ : ndarray of shape (n_features_in_,) or None
+        Summed importance of each input's outgoing weights.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Input column names, when X had string column names.
+    timings_ : dict
+        Seconds spent fitting the dense net, scoring and fine-tuning.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skprune import CompensatedPruner, MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> mlp = MLPClassifier((32,), max_iter=30, random_state=0)
+    >>> pruner = CompensatedPruner(mlp, prune_ratio=0.5, fine_tune_epochs=5)
+    >>> pruner = pruner.fit(X / 16, y)
+    >>> pruner.n_pruned_, pruner.n_weights_
+    (1184, 2368)
+    >>> bool(pruner.score(X / 16, y) > 0.9)
+    True
+    """
+
+    # Expected failures of scikit-learn's common checks: those of the MLPs.
+    _xfail_checks = MLPClassifier._xfail_checks
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "prune_ratio": [Interval(Real, 0, 1, closed="left")],
+        "method": [StrOptions(set(METHODS)), callable],
+        "scope": [StrOptions({"global", "layer"})],
+        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "memory": [None, str, HasMethods(["cache"])],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        prune_ratio=0.5,
+        method="compensated",
+        scope="global",
+        fine_tune_epochs=10,
+        max_samples=None,
+        memory=None,
+        random_state=None,
+        verbose=False,
+    ):
+        self.estimator = estimator
+        self.prune_ratio = prune_ratio
+        self.method = method
+        self.scope = scope
+        self.fine_tune_epochs = fine_tune_epochs
+        self.max_samples = max_samples
+        self.memory = memory
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -------------------------------------------------------------------- fit
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit the dense net, prune it and fine-tune it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        **fit_params : dict
+            Passed to the MLP's ``fit`` (e.g. ``sample_weight``); with
+            metadata routing enabled, routed as requested by the MLP.
+
+        Returns
+        -------
+        self : CompensatedPruner
+        """
+        state = dict(self.__dict__)
+        try:
+            return self._fit(X, y, **fit_params)
+        except BaseException:
+            # A failed fit leaves a previously fitted pruner as it was.
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _fit(self, X, y, **fit_params):
+        mlp, frozen = _unwrap(self.estimator)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=False,
+            multi_output=True,
+            dtype=[np.float64, np.float32],
+        )
+        mlp_params = self._mlp_fit_params(fit_params)
+        rng = check_random_state(self.random_state)
+        self.timings_ = {}
+        with self._timer("dense"):
+            self.dense_estimator_ = self._dense_fit(mlp, frozen, X, y, mlp_params)
+        if self.method == "fully_connected":
+            return self._fit_fully_connected(mlp, X, y, mlp_params)
+        with self._timer("scoring"):
+            X_score, y_score = self._scoring_rows(X, y, rng)
+            importances, compensations = self._score(X_score, y_score, rng)
+            masks = prune_masks(importances, self.prune_ratio, self.scope)
+        self.importances_, self.compensations_, self.masks_ = (
+            importances,
+            compensations,
+            masks,
+        )
+        self.estimator_ = self._pruned_copy(masks, compensations)
+        with self._timer("fine_tuning"):
+            if self.fine_tune_epochs:
+                self.estimator_._fine_tune(
+                    X, y, epochs=self.fine_tune_epochs, **mlp_params
+                )
+        self.n_weights_ = int(sum(m.size for m in masks))
+        self.n_pruned_ = int(sum(m.size - m.sum() for m in masks))
+        self.sparsity_ = self.n_pruned_ / self.n_weights_
+        self.feature_importances_ = importances[0].sum(axis=1)
+        return self
+
+    def _mlp_fit_params(self, fit_params):
+        if _routing_enabled():
+            return dict(process_routing(self, "fit", **fit_params).estimator.fit)
+        return fit_params
+
+    def _dense_fit(self, mlp, frozen, X, y, fit_params):
+        if frozen:
+            check_is_fitted(mlp)
+            return mlp
+        fit = check_memory(self.memory).cache(_fit_dense)
+        return fit(clone(mlp), X, y, fit_params)
+
+    def _scoring_rows(self, X, y, rng):
+        if self.max_samples is None or self.max_samples >= X.shape[0]:
+            return X, y
+        rows = np.sort(rng.choice(X.shape[0], self.max_samples, replace=False))
+        return X[rows], y[rows]
+
+    def _score(self, X, y, rng):
+        dense = self.dense_estimator_
+        if callable(self.method):
+            output = self.method(dense, X, y)
+        else:
+            output = get_scorer(self.method)(dense, X, y, random_state=rng)
+        return check_scorer_output(output, dense)
+
+    def _pruned_copy(self, masks, compensations):
+        """A copy of the dense net with biases compensated and masks held."""
+        pruned = copy.deepcopy(self.dense_estimator_)
+        pruned.intercepts_ = compensated_intercepts(
+            pruned.intercepts_, compensations, masks
+        )
+        pruned._set_masks(masks)
+        return pruned
+
+    def _fit_fully_connected(self, mlp, X, y, fit_params):
+        dense = self.dense_estimator_
+        units = (dense.n_features_in_, *dense._layer_sizes, dense.n_outputs_)
+        self.n_weights_ = n_weights_of(units)
+        target = self.n_weights_ - int(round(self.prune_ratio * self.n_weights_))
+        widths = shrunk_widths(units, target)
+        budget = dense.n_iter_ + self.fine_tune_epochs
+        small = clone(mlp).set_params(
+            hidden_layer_sizes=widths, max_iter=budget, warm_start=False
+        )
+        with self._timer("fine_tuning"):
+            self.estimator_ = small.fit(X, y, **fit_params)
+        self.n_pruned_ = self.n_weights_ - n_weights_of((units[0], *widths, units[-1]))
+        self.sparsity_ = self.n_pruned_ / self.n_weights_
+        self.masks_ = [np.ones(c.shape, dtype=bool) for c in self.estimator_.coefs_]
+        self.importances_ = self.compensations_ = self.feature_importances_ = None
+        return self
+
+    def _timer(self, stage):
+        return _Timer(self, stage)
+
+    # ------------------------------------------------------------ delegation
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the pruned network."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the pruned network."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of the pruned network."""
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the pruned network."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, sample_weight=None):
+        """The pruned network's score (accuracy or R²) on ``(X, y)``."""
+        check_is_fitted(self)
+        return self.estimator_.score(X, y, sample_weight=sample_weight)
+
+    @property
+    def classes_(self):
+        """Class labels of the pruned classifier."""
+        return self.estimator_.classes_
+
+    # -------------------------------------------------------------- selector
+
+    def _get_support_mask(self):
+        check_is_fitted(self)
+        return self.masks_[0].any(axis=1)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimator_")
+
+    # ----------------------------------------------------------- sklearn API
+
+    def get_metadata_routing(self):
+        """Route ``fit`` parameters (e.g. ``sample_weight``) to the MLP."""
+        return MetadataRouter(owner=self.__class__.__name__).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.target_tags = inner.target_tags
+        tags.target_tags.required = True
+        tags.input_tags.sparse = False
+        return tags
+
+
+class _Timer:
+    """Record the seconds of one stage in ``pruner.timings_``."""
+
+    def __init__(self, pruner, stage):
+        self.pruner, self.stage = pruner, stage
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        seconds = time.perf_counter() - self.start
+        self.pruner.timings_[self.stage] = seconds
+        if self.pruner.verbose:
+            print(f"[CompensatedPruner] {self.stage}: {seconds:.3f} s")
+
+
+__all__ = ["CompensatedPruner"]

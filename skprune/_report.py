@@ -1,0 +1,347 @@
+"""Tables and plots of a pruning comparison (one row per pruner fit).
+
+The functions take a :class:`pandas.DataFrame` with the columns of
+:data:`RESULT_COLUMNS`, as written by ``skprune compare`` to ``results.csv``,
+so that examples and notebooks can rebuild the CLI's report from their own
+runs or from a saved CSV.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+RESULT_COLUMNS = (
+    "dataset",
+    "architecture",
+    "seed",
+    "method",
+    "ratio",
+    "fine_tuned",
+    "test_loss",
+    "test_score",
+    "sparsity",
+    "dense_test_loss",
+    "dense_test_score",
+    "fit_seconds",
+    "prune_seconds",
+    "fine_tune_seconds",
+)
+"""Columns of a result table: one row per (seed, method, ratio, fine_tuned).
+
+``fit_seconds`` is the wall-clock time of the pruner's whole ``fit`` on an
+already fitted (frozen) dense net; ``prune_seconds`` the part spent scoring
+and pruning, ``fine_tune_seconds`` the part spent fine-tuning (for
+``"fully_connected"``: training the smaller net from scratch).
+"""
+
+PANELS = ((False, "without fine-tuning"), (True, "with fine-tuning"))
+"""(value of ``fine_tuned``, panel title), in the order the report shows them."""
+
+LOSS_DIGITS = 4  # significant digits of the losses in the markdown tables
+VIOLIN_SPAN = 0.8  # share of the gap between two ratios filled by the violins
+LOG_TICK_DECADES = 2  # beyond this many decades, tick only the powers of 10
+
+
+def _in_order(values) -> list:
+    """Unique values in order of first appearance."""
+    return list(dict.fromkeys(values))
+
+
+def _ratio_label(ratio: float) -> str:
+    return f"{ratio:g}"
+
+
+def median_loss_table(results: pd.DataFrame, fine_tuned: bool) -> pd.DataFrame:
+    """Median test loss over seeds, methods as rows and pruning ratios as columns.
+
+    Parameters
+    ----------
+    results : DataFrame
+        One row per run, with at least the columns ``method``, ``ratio``,
+        ``fine_tuned`` and ``test_loss``.
+    fine_tuned : bool
+        Which runs to summarise.
+
+    Returns
+    -------
+    table : DataFrame
+        Rows in the order the methods first appear in `results`, columns
+        sorted by ratio.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skprune._report import median_loss_table
+    >>> runs = pd.DataFrame({"method": ["magnitude"] * 3, "ratio": [0.5] * 3,
+    ...                      "fine_tuned": [False] * 3, "test_loss": [1.0, 2.0, 9.0]})
+    >>> float(median_loss_table(runs, fine_tuned=False).loc["magnitude", 0.5])
+    2.0
+    """
+    runs = results[results["fine_tuned"] == fine_tuned]
+    table = runs.pivot_table(
+        index="method", columns="ratio", values="test_loss", aggfunc="median"
+    )
+    methods = [m for m in _in_order(results["method"]) if m in table.index]
+    return table.loc[methods, sorted(table.columns)]
+
+
+def mean_seconds_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean seconds per method: pruning alone, and pruning plus fine-tuning.
+
+    Parameters
+    ----------
+    results : DataFrame
+        One row per run, with the columns ``method``, ``fine_tuned`` and
+        ``fit_seconds``.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per method; columns ``without fine-tuning`` and ``with
+        fine-tuning``: the mean ``fit_seconds`` of those runs.
+    """
+    table = results.pivot_table(
+        index="method", columns="fine_tuned", values="fit_seconds", aggfunc="mean"
+    )
+    table = table.rename(columns=dict(PANELS))
+    table.columns.name = None
+    methods = _in_order(results["method"])
+    return table.loc[methods, [t for _, t in PANELS if t in table.columns]]
+
+
+def _format_number(value, digits: int = LOSS_DIGITS) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+def markdown_table(
+    table: pd.DataFrame, *, index_name: str | None = None, digits: int = LOSS_DIGITS
+) -> str:
+    """A DataFrame of numbers as a GitHub-flavoured markdown table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows become table rows; float column labels are printed with ``:g``.
+    index_name : str, default=None
+        Header of the first column (default: the index's name).
+    digits : int, default=4
+        Significant digits of the cells.
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skprune._report import markdown_table
+    >>> print(markdown_table(pd.DataFrame({0.5: [0.12345]}, index=["random"])))
+    |  | 0.5 |
+    |---|---:|
+    | random | 0.1235 |
+    """
+    first = index_name if index_name is not None else (table.index.name or "")
+    labels = [_ratio_label(c) if isinstance(c, float) else str(c) for c in table]
+    lines = [
+        "| " + " | ".join([first, *labels]) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    for name, row in table.iterrows():
+        cells = [_format_number(v, digits) for v in row]
+        lines.append("| " + " | ".join([str(name), *cells]) + " |")
+    return "\n".join(lines)
+
+
+def _dense_baseline(results: pd.DataFrame, column: str) -> float:
+    """Median over seeds of a dense-net column (one value per seed)."""
+    return float(results.groupby("seed")[column].first().median())
+
+
+def markdown_report(results: pd.DataFrame, *, title: str | None = None) -> str:
+    """The comparison as markdown: two loss tables, the dense baseline, timings.
+
+    Parameters
+    ----------
+    results : DataFrame
+        One row per run with the columns of :data:`RESULT_COLUMNS`.
+    title : str, default=None
+        First heading; default names the data set and the architecture.
+
+    Returns
+    -------
+    text : str
+        Median test loss over seeds per method x pruning ratio without and
+        with fine-tuning, the dense nets' median test loss and score, and
+        the mean seconds per method.
+    """
+    if title is None:
+        title = (
+            f"Pruning comparison: {', '.join(map(str, _in_order(results['dataset'])))}"
+            f", {', '.join(map(str, _in_order(results['architecture'])))}"
+        )
+    seeds = _in_order(results["seed"])
+    parts = [
+        f"# {title}",
+        "",
+        f"Median over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}) of the "
+        "test loss; columns are pruning ratios.",
+        "",
+        f"Dense baseline: test loss {_format_number(_dense_baseline(results, 'dense_test_loss'))}, "
+        f"test score {_format_number(_dense_baseline(results, 'dense_test_score'))}.",
+    ]
+    for fine_tuned, name in PANELS:
+        if (results["fine_tuned"] == fine_tuned).any():
+            table = median_loss_table(results, fine_tuned)
+            parts += ["", f"## Test loss {name}", "", markdown_table(table)]
+    seconds = mean_seconds_table(results)
+    parts += [
+        "",
+        "## Mean seconds per run (scoring + pruning, + fine-tuning)",
+        "",
+        markdown_table(seconds, index_name="method", digits=3),
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _violin_or_points(ax, values, position, width, color):
+    """A violin of `values` at `position`, plus the values as dots."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size >= 2 and np.ptp(values) > 0:
+        parts = ax.violinplot([values], [position], widths=width, showextrema=False)
+        for body in parts["bodies"]:
+            body.set_facecolor(color)
+            body.set_edgecolor(color)
+            body.set_alpha(0.4)
+    ax.scatter(np.full(values.size, position), values, s=6, color=color, zorder=3)
+
+
+def _plot_panel(ax, runs, methods, ratios, dense_loss, transform):
+    width = VIOLIN_SPAN / len(methods)
+    colors = _method_colors(methods)
+    for m, method in enumerate(methods):
+        for r, ratio in enumerate(ratios):
+            mask = (runs["method"] == method) & (runs["ratio"] == ratio)
+            position = r + (m - (len(methods) - 1) / 2) * width
+            values = transform(runs.loc[mask, "test_loss"].to_numpy(dtype=float))
+            _violin_or_points(ax, values, position, width * 0.9, colors[method])
+    ax.axhline(transform(dense_loss), color="black", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(ratios)), [_ratio_label(r) for r in ratios])
+    ax.set_xlabel("pruning ratio")
+
+
+def _method_colors(methods) -> dict:
+    import matplotlib as mpl
+
+    cycle = mpl.colormaps["tab10"].colors
+    return {method: cycle[i % len(cycle)] for i, method in enumerate(methods)}
+
+
+def _log_ticks(low: float, high: float) -> np.ndarray:
+    """Round values (1, 2, 5 times a power of 10) spanning [10**low, 10**high]."""
+    decades = np.arange(math.floor(low), math.ceil(high) + 1)
+    steps = (1.0,) if high - low > LOG_TICK_DECADES else (1.0, 2.0, 5.0)
+    ticks = np.array([s * 10.0**d for d in decades for s in steps])
+    return ticks[(np.log10(ticks) >= low) & (np.log10(ticks) <= high)]
+
+
+def _log_axis(ax):
+    """Label a log10-valued axis with the values themselves, at round values."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    low, high = ax.get_ylim()
+    ticks = _log_ticks(low, high)
+    if ticks.size >= 2:
+        ax.yaxis.set_major_locator(FixedLocator(np.log10(ticks)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{10**v:.3g}"))
+
+
+def plot_loss_violins(
+    results: pd.DataFrame, *, axes=None, log: bool = True, title=None, legend=True
+):
+    """Violin plots of test loss against pruning ratio, as in the paper's figures.
+
+    One panel without and one with fine-tuning (those present in `results`);
+    in each, one violin per method and ratio over the seeds (the seeds also
+    drawn as dots), and the dense nets' median test loss as a dashed line.
+
+    Parameters
+    ----------
+    results : DataFrame
+        One row per run with at least the columns ``seed``, ``method``,
+        ``ratio``, ``fine_tuned``, ``test_loss`` and ``dense_test_loss``.
+    axes : sequence of matplotlib Axes, default=None
+        One Axes per panel to draw into; default: a new figure.
+    log : bool, default=True
+        Draw the violins of log10(loss) (labelled with the loss itself), so
+        that small and large losses are both readable. Ignored if a loss is
+        not positive.
+    title : str, default=None
+        Figure title (new figure) or title prefix of the panels (given `axes`).
+    legend : bool, default=True
+        Add a legend of the methods (below a new figure, else right of the
+        last Axes).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    methods = _in_order(results["method"])
+    ratios = sorted(_in_order(results["ratio"]))
+    dense_loss = _dense_baseline(results, "dense_test_loss")
+    losses = np.append(results["test_loss"].to_numpy(dtype=float), dense_loss)
+    log = log and bool(np.all(losses[np.isfinite(losses)] > 0))
+    transform = np.log10 if log else np.asarray
+    panels = [p for p in PANELS if (results["fine_tuned"] == p[0]).any()]
+    new_figure = axes is None
+    if new_figure:
+        fig, axes = _new_figure(len(panels))
+    axes = list(np.ravel(axes))
+    fig = axes[0].figure
+    for ax, (fine_tuned, name) in zip(axes, panels):
+        runs = results[results["fine_tuned"] == fine_tuned]
+        _plot_panel(ax, runs, methods, ratios, dense_loss, transform)
+        ax.set_title(name if new_figure or not title else f"{title}, {name}")
+    for ax in axes[: len(panels)]:
+        if log:
+            _log_axis(ax)
+    axes[0].set_ylabel("test loss" + (" (log scale)" if log else ""))
+    handles = _legend_handles(methods) if legend else []
+    if new_figure:
+        if handles:
+            fig.legend(
+                handles=handles, loc="lower center", ncol=len(handles), fontsize="small"
+            )
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 1))
+    elif handles:  # right of the last panel
+        axes[len(panels) - 1].legend(
+            handles=handles,
+            fontsize="x-small",
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1),
+        )
+    return fig
+
+
+def _new_figure(n_panels: int):
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(
+        1, n_panels, figsize=(1.2 + 5.5 * n_panels, 4.2), sharey=True, squeeze=False
+    )
+
+
+def _legend_handles(methods) -> list:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    colors = _method_colors(methods)
+    handles = [Patch(color=colors[m], alpha=0.6, label=m) for m in methods]
+    return handles + [Line2D([], [], color="black", linestyle="--", label="dense")]

@@ -1,0 +1,373 @@
+"""Tests for skprune.cli (the ``skprune compare`` command) and its report."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from skprune import cli
+from skprune._report import (
+    RESULT_COLUMNS,
+    markdown_report,
+    markdown_table,
+    mean_seconds_table,
+    median_loss_table,
+    plot_loss_violins,
+)
+
+matplotlib.use("Agg")
+
+MNIST_DIR = Path(
+    os.environ.get("SKPRUNE_MNIST_HOME")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+)
+HAS_MNIST = (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").is_file()
+
+# Tiny runs: a few epochs of a one-hidden-layer net on a few hundred rows.
+TINY = ["--epochs", "3", "--fine-tune-epochs", "1", "--architecture", "8", "--quiet"]
+
+
+def _error_of(argv, capsys) -> str:
+    """The message of the argparse error (exit status 2) that `argv` causes."""
+    with pytest.raises(SystemExit) as exc_info:
+        cli.main(argv)
+    assert exc_info.value.code == 2
+    return capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- parsers
+
+
+def test_parse_architecture_presets_and_widths():
+    assert cli.parse_architecture("mnist-small") == (32, 32)
+    assert cli.parse_architecture("mnist-large") == (64, 64)
+    assert cli.parse_architecture("diffsorp-small") == (32, 32, 32)
+    assert cli.parse_architecture("diffsorp-large") == (64, 32, 32, 16, 16)
+    assert cli.parse_architecture("16") == (16,)
+    assert cli.parse_architecture("64, 8") == (64, 8)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "32,0", "32,,32", "-4", "mnist-tiny"])
+def test_parse_architecture_rejects(text):
+    with pytest.raises(ValueError, match=re.escape(f"got {text!r}")):
+        cli.parse_architecture(text)
+
+
+def test_parse_ratios():
+    assert cli.parse_ratios("0.9,0.1,0.5") == (0.1, 0.5, 0.9)
+    assert cli.parse_ratios("0") == (0.0,)
+
+
+@pytest.mark.parametrize("text", ["1", "1.5", "-0.1", "x", "0.5,nan", "0.5,,0.6"])
+def test_parse_ratios_rejects_out_of_range(text):
+    message = f"expected comma-separated pruning ratios in [0, 1) like '0.1,0.5,0.9', got {text!r}."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cli.parse_ratios(text)
+
+
+def test_parse_ratios_rejects_duplicates():
+    with pytest.raises(
+        ValueError, match=re.escape("each pruning ratio may appear once")
+    ):
+        cli.parse_ratios("0.5,0.50")
+
+
+def test_parse_methods():
+    assert cli.parse_methods("all") == cli.METHODS
+    assert cli.parse_methods("random,compensated") == ("random", "compensated")
+    with pytest.raises(ValueError, match=re.escape("unknown method(s) 'prune', 'x'")):
+        cli.parse_methods("prune,magnitude,x")
+    with pytest.raises(ValueError, match=re.escape("each method may appear once")):
+        cli.parse_methods("random,random")
+
+
+def test_parse_seeds():
+    assert cli.parse_seeds("3,1") == (3, 1)
+    for text in ["-1", "a", "1,1", "1.5", str(2**32)]:
+        with pytest.raises(ValueError, match=re.escape(f"got {text!r}")):
+            cli.parse_seeds(text)
+
+
+def test_parse_noise():
+    assert cli.parse_noise("medium") == "medium"
+    assert cli.parse_noise("0.02") == 0.02
+    for text in ["loud", "-0.1", "inf"]:
+        with pytest.raises(
+            ValueError, match=re.escape(f"or a number >= 0, got {text!r}")
+        ):
+            cli.parse_noise(text)
+
+
+# --------------------------------------------------------- argument errors
+
+
+def test_defaults():
+    args = cli.build_parser().parse_args(["compare"])
+    assert args.dataset == "digits"
+    assert args.activation == "prelu"
+    assert args.methods == cli.METHODS
+    assert args.ratios == cli.DEFAULT_RATIOS
+    assert args.architecture is None and args.seeds is None and args.n_seeds is None
+
+
+def test_no_command_is_an_error(capsys):
+    assert "the following arguments are required: command" in _error_of([], capsys)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--ratios", "0.5,1.2"], "argument --ratios: expected comma-separated pruning ratios"),
+        (["--methods", "l1"], "argument --methods: unknown method(s) 'l1'"),
+        (["--architecture", "32,x"], "argument --architecture: expected a preset"),
+        (["--epochs", "0"], "argument --epochs: expected an integer >= 1, got '0'"),
+        (["--n-jobs", "0"], "argument --n-jobs: expected a non-zero integer"),
+        (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+        (["--seeds", "0,1", "--n-seeds", "2"], "argument --n-seeds: not allowed with argument --seeds"),
+        (["--noise", "low"], "--noise applies only to --dataset diffusion-sorption, not to --dataset digits."),
+        (["--target", "y"], "--target applies only to --dataset csv, not to --dataset digits."),
+        (["--dataset", "mnist", "--n-cells", "64"], "--n-cells applies only to --dataset diffusion-sorption"),
+        (["--data-home", "x"], "--data-home applies only to --dataset mnist"),
+        (["--dataset", "csv", "--target", "y"], "--dataset csv needs --csv PATH and --target COLUMN."),
+    ],
+)  # fmt: skip
+def test_bad_arguments(argv, message, capsys):
+    error = _error_of(["compare", *argv], capsys)
+    assert f"skprune compare: error: {message}" in error
+
+
+def test_too_many_rows_is_an_error():
+    message = "--n-train 5000 exceeds the 1347 train rows of digits."
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        cli.main(["compare", "--n-train", "5000", *TINY])
+
+
+def test_missing_mnist_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("SKPRUNE_MNIST_HOME", raising=False)
+    monkeypatch.setenv("SKPRUNE_DATA_HOME", str(tmp_path))
+    argv = ["compare", "--dataset", "mnist", "--data-home", str(tmp_path / "none")]
+    with pytest.raises(SystemExit, match=re.escape("MNIST files not found")):
+        cli.main(argv)
+
+
+# -------------------------------------------------------------------- data
+
+
+def test_digits_split_is_fixed_and_stratified():
+    first, second = cli.load_digits_split(), cli.load_digits_split()
+    np.testing.assert_array_equal(first.X_train, second.X_train)
+    assert first.X_train.shape == (1347, 64) and first.X_test.shape == (450, 64)
+    assert 0 <= first.X_train.min() and first.X_train.max() <= 1
+    train_share = np.bincount(first.y_train) / len(first.y_train)
+    test_share = np.bincount(first.y_test) / len(first.y_test)
+    np.testing.assert_allclose(train_share, test_share, atol=0.01)
+
+
+def test_infer_task():
+    assert cli.infer_task(pd.Series(["a", "b", "a"])) == "classification"
+    assert cli.infer_task(pd.Series(np.arange(100))) == "classification"  # ints
+    assert cli.infer_task(pd.Series([0.0, 1.0] * 20)) == "classification"  # few
+    assert cli.infer_task(pd.Series(np.linspace(0, 1, 11))) == "regression"
+
+
+def _write_csv(path, n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n) * 100,
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )
+    frame["label"] = np.where(frame["x1"] > 0, "yes", "no")
+    frame["value"] = 3 * frame["x1"] + rng.normal(size=n)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_csv_split_one_hot_standardised(tmp_path):
+    _write_csv(tmp_path / "table.csv")
+    data = cli.load_csv_split(tmp_path / "table.csv", "label")
+    assert data.name == "table" and data.task == "classification"
+    # x1, x2, value and three one-hot columns of colour
+    assert data.X_train.shape == (90, 6) and data.X_test.shape == (30, 6)
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-12)
+    assert set(data.y_train) == {"yes", "no"}
+    regression = cli.load_csv_split(tmp_path / "table.csv", "value")
+    assert regression.task == "regression"
+    np.testing.assert_allclose(regression.y_train.mean(), 0, atol=1e-12)
+    np.testing.assert_allclose(regression.y_train.std(), 1)
+
+
+def test_csv_errors(tmp_path):
+    frame = _write_csv(tmp_path / "table.csv")
+    message = "target column 'target' is not in table.csv; its columns are x1, x2"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cli.load_csv_split(tmp_path / "table.csv", "target")
+    frame.loc[3, "x2"] = np.nan
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    message = "gaps.csv has missing values in column(s) x2; fill or drop them first."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cli.load_csv_split(tmp_path / "gaps.csv", "label")
+    argv = ["compare", "--dataset", "csv", "--csv", str(tmp_path / "gaps.csv")]
+    with pytest.raises(SystemExit, match=re.escape("skprune compare: error: gaps.csv")):
+        cli.main([*argv, "--target", "label"])
+
+
+# ------------------------------------------------------------------ report
+
+
+def _fake_results(seeds=(0, 1), methods=("compensated", "random"), ratios=(0.3, 0.6)):
+    rows = [
+        {
+            "dataset": "toy",
+            "architecture": "4-3-2",
+            "seed": seed,
+            "method": method,
+            "ratio": ratio,
+            "fine_tuned": fine_tuned,
+            "test_loss": ratio + 0.1 * seed + 0.01 * fine_tuned,
+            "test_score": 0.5,
+            "sparsity": ratio,
+            "dense_test_loss": 0.2 + seed,
+            "dense_test_score": 0.9,
+            "fit_seconds": 1.0 + fine_tuned,
+            "prune_seconds": 1.0,
+            "fine_tune_seconds": float(fine_tuned),
+        }
+        for seed in seeds
+        for method in methods
+        for ratio in ratios
+        for fine_tuned in (False, True)
+    ]
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def test_median_tables():
+    results = _fake_results(seeds=(0, 1, 2), methods=("random", "compensated"))
+    table = median_loss_table(results, fine_tuned=True)
+    assert list(table.index) == ["random", "compensated"]  # order of appearance
+    assert list(table.columns) == [0.3, 0.6]
+    assert table.loc["random", 0.6] == pytest.approx(0.6 + 0.1 + 0.01)
+    seconds = mean_seconds_table(results)
+    assert list(seconds.columns) == ["without fine-tuning", "with fine-tuning"]
+    assert seconds.loc["compensated"].tolist() == [1.0, 2.0]
+
+
+def test_markdown_report():
+    text = markdown_report(_fake_results())
+    assert text.startswith("# Pruning comparison: toy, 4-3-2\n")
+    assert (
+        "Dense baseline: test loss 0.7, test score 0.9." in text
+    )  # median of 0.2, 1.2
+    assert "## Test loss without fine-tuning" in text
+    assert "## Test loss with fine-tuning" in text
+    assert (
+        "| method | 0.3 | 0.6 |\n|---|---:|---:|\n| compensated | 0.35 | 0.65 |" in text
+    )
+    assert markdown_table(pd.DataFrame({"a": [np.nan]}, index=["m"])).endswith(
+        "| m | – |"
+    )
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_plot_loss_violins(seeds):
+    import matplotlib.pyplot as plt
+
+    fig = plot_loss_violins(_fake_results(seeds=seeds), title="toy")
+    assert [ax.get_title() for ax in fig.axes] == [
+        "without fine-tuning",
+        "with fine-tuning",
+    ]
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    plot_loss_violins(_fake_results(seeds=seeds), axes=axes, log=False, title="x")
+    assert axes[1].get_title() == "x, with fine-tuning"
+    plt.close(fig)
+
+
+# -------------------------------------------------------------- end to end
+
+
+def _check_outputs(output_dir: Path, n_rows: int) -> pd.DataFrame:
+    results = pd.read_csv(output_dir / "results.csv")
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert len(results) == n_rows
+    assert (output_dir / "results.md").read_text().startswith("# Pruning comparison")
+    assert (output_dir / "violin.png").read_bytes()[:4] == b"\x89PNG"
+    assert results["fine_tuned"].sum() == n_rows // 2
+    assert np.isfinite(results["test_loss"]).all()
+    # one dense net per seed
+    assert (results.groupby("seed")["dense_test_loss"].nunique() == 1).all()
+    return results
+
+
+def test_compare_digits_end_to_end(tmp_path, capsys):
+    argv = ["compare", *TINY, "--n-train", "400", "--seeds", "0,1"]
+    argv += ["--ratios", "0.3,0.7", "--output-dir", str(tmp_path)]
+    assert cli.main(argv) == 0
+    results = _check_outputs(tmp_path, n_rows=2 * len(cli.METHODS) * 2 * 2)
+    assert set(results["method"]) == set(cli.METHODS)
+    assert set(results["seed"]) == {0, 1} and set(results["ratio"]) == {0.3, 0.7}
+    assert (results["dataset"] == "digits").all()
+    assert (results["architecture"] == "64-8-10").all()
+    pruned = results[results["method"] != "fully_connected"]
+    np.testing.assert_allclose(pruned["sparsity"], pruned["ratio"], atol=1e-3)
+    out = capsys.readouterr().out
+    assert "## Test loss with fine-tuning" in out and "48 runs in" in out
+
+
+def test_compare_csv_end_to_end(tmp_path):
+    _write_csv(tmp_path / "table.csv")
+    argv = ["compare", "--dataset", "csv", "--csv", str(tmp_path / "table.csv")]
+    argv += ["--target", "value", *TINY, "--n-seeds", "1", "--ratios", "0.5"]
+    argv += ["--methods", "compensated,fully_connected"]
+    argv += ["--output-dir", str(tmp_path / "out")]
+    assert cli.main(argv) == 0
+    results = _check_outputs(tmp_path / "out", n_rows=1 * 2 * 1 * 2)
+    assert (results["dataset"] == "table").all()
+    # x1, x2, one-hot label (2) and colour (3); one output: a regression
+    assert (results["architecture"] == "7-8-1").all()
+
+
+def test_compare_diffusion_sorption_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKPRUNE_DATA_HOME", str(tmp_path / "cache"))
+    argv = ["compare", "--dataset", "diffusion-sorption", "--noise", "0.05"]
+    argv += ["--n-samples", "200", "--n-cells", "16", *TINY, "--seeds", "3"]
+    argv += ["--ratios", "0.5", "--methods", "compensated,magnitude"]
+    argv += ["--output-dir", str(tmp_path / "out")]
+    assert cli.main(argv) == 0
+    results = _check_outputs(tmp_path / "out", n_rows=4)
+    assert (results["dataset"] == "diffusion-sorption-0.05").all()
+    assert (results["architecture"] == "68-8-1").all()
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason=f"MNIST files not found in {MNIST_DIR}")
+def test_compare_mnist_end_to_end(tmp_path):
+    argv = ["compare", "--dataset", "mnist", "--data-home", str(MNIST_DIR)]
+    argv += ["--n-train", "300", "--n-test", "100", *TINY, "--n-seeds", "1"]
+    argv += ["--ratios", "0.5", "--methods", "compensated,magnitude"]
+    argv += ["--output-dir", str(tmp_path)]
+    assert cli.main(argv) == 0
+    results = _check_outputs(tmp_path, n_rows=4)
+    assert (results["architecture"] == "784-8-10").all()
+
+
+def test_run_comparison_is_reproducible():
+    data = cli._subset(cli.load_digits_split(), 200, 100)
+    estimator = cli.make_estimator("classification", (4,), epochs=2)
+    kwargs = {"methods": ("random",), "ratios": (0.5,), "seeds": (7,)}
+    first = cli.run_comparison(
+        data, estimator, fine_tune_epochs=1, progress=False, **kwargs
+    )
+    second = cli.run_comparison(
+        data, estimator, fine_tune_epochs=1, progress=False, **kwargs
+    )
+    columns = ["test_loss", "test_score", "dense_test_loss", "sparsity"]
+    pd.testing.assert_frame_equal(first[columns], second[columns])

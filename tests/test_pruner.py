@@ -1,0 +1,464 @@
+"""CompensatedPruner: pruning, compensation, masks, and life inside scikit-learn."""
+
+import copy
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import config_context
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.datasets import load_digits
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skprune import CompensatedPruner, MLPClassifier, MLPRegressor
+from skprune.datasets import load_mnist
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+MNIST_HOME = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="module")
+def dense(digits):
+    X, y = digits
+    return MLPClassifier((24, 16), max_iter=20, random_state=0).fit(X, y)
+
+
+def mlp(**params):
+    settings = dict(hidden_layer_sizes=(24, 16), max_iter=20, random_state=0)
+    return MLPClassifier(**{**settings, **params})
+
+
+def frozen_pruner(dense, **params):
+    return CompensatedPruner(FrozenEstimator(dense), **params)
+
+
+# ------------------------------------------------------------- the pruning
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.37, 0.5, 0.9, 0.99])
+def test_global_scope_removes_exactly_round_ratio_weights(digits, dense, ratio):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=ratio, fine_tune_epochs=0).fit(X, y)
+    n_weights = sum(c.size for c in dense.coefs_)
+    assert pruner.n_weights_ == n_weights
+    assert pruner.n_pruned_ == round(ratio * n_weights)
+    assert sum((~m).sum() for m in pruner.masks_) == pruner.n_pruned_
+    assert pruner.sparsity_ == pytest.approx(pruner.n_pruned_ / n_weights)
+
+
+def test_layer_scope_removes_round_ratio_of_each_layer(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=0.3, scope="layer", fine_tune_epochs=0)
+    pruner.fit(X, y)
+    for mask in pruner.masks_:
+        assert (~mask).sum() == round(0.3 * mask.size)
+
+
+def test_the_least_important_weights_are_removed(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=0.4, fine_tune_epochs=0).fit(X, y)
+    kept = np.concatenate([i[m] for i, m in zip(pruner.importances_, pruner.masks_)])
+    removed = np.concatenate(
+        [i[~m] for i, m in zip(pruner.importances_, pruner.masks_)]
+    )
+    assert removed.max() <= kept.min()
+
+
+def test_biases_are_compensated_by_the_removed_weights(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=0.6, fine_tune_epochs=0).fit(X, y)
+    for layer, mask in enumerate(pruner.masks_):
+        shift = np.where(mask, 0.0, pruner.compensations_[layer]).sum(axis=0)
+        expected = dense.intercepts_[layer].astype(np.float64) + shift
+        np.testing.assert_allclose(
+            pruner.estimator_.intercepts_[layer], expected, rtol=1e-6, atol=1e-6
+        )
+        coef = pruner.estimator_.coefs_[layer]
+        assert np.all(coef[~mask] == 0.0)
+        np.testing.assert_array_equal(coef[mask], dense.coefs_[layer][mask])
+
+
+def test_methods_without_compensation_leave_biases(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, method="magnitude", fine_tune_epochs=0).fit(X, y)
+    assert pruner.compensations_ is None
+    for ours, theirs in zip(pruner.estimator_.intercepts_, dense.intercepts_):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_zero_ratio_without_fine_tuning_is_the_dense_model(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=0.0, fine_tune_epochs=0).fit(X, y)
+    np.testing.assert_array_equal(pruner.predict_proba(X), dense.predict_proba(X))
+
+
+def test_pruned_weights_stay_zero_through_fine_tuning_and_later_training(digits):
+    X, y = digits
+    pruner = CompensatedPruner(mlp(), prune_ratio=0.7, fine_tune_epochs=3).fit(X, y)
+    est = pruner.estimator_
+
+    def assert_pruned_zero():
+        for coef, mask in zip(est.coefs_, pruner.masks_):
+            assert np.all(coef[~mask] == 0.0)
+            assert np.all(coef[mask] != 0.0)
+
+    assert_pruned_zero()
+    est.partial_fit(X, y)
+    assert_pruned_zero()
+    est.net_.partial_fit(X.astype(np.float32), y)  # skorch's own training loop
+    assert_pruned_zero()
+    est.set_params(warm_start=True, max_iter=2).fit(X, y)
+    assert_pruned_zero()
+    np.testing.assert_array_equal(
+        np.concatenate([m.ravel() for m in est.masks_]),
+        np.concatenate([m.ravel() for m in pruner.masks_]),
+    )
+
+
+def test_fine_tuning_recovers_accuracy(digits):
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    params = dict(prune_ratio=0.9, method="magnitude", random_state=0)
+    without = CompensatedPruner(mlp(), fine_tune_epochs=0, **params)
+    with_ft = CompensatedPruner(mlp(), fine_tune_epochs=10, **params)
+    score_without = without.fit(X_train, y_train).score(X_test, y_test)
+    score_with = with_ft.fit(X_train, y_train).score(X_test, y_test)
+    assert score_with > score_without
+
+
+def test_fitted_attributes(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, fine_tune_epochs=1).fit(X, y)
+    shapes = [c.shape for c in dense.coefs_]
+    for name in ("importances_", "compensations_", "masks_"):
+        assert [a.shape for a in getattr(pruner, name)] == shapes
+    assert pruner.masks_[0].dtype == bool
+    assert pruner.feature_importances_.shape == (64,)
+    np.testing.assert_allclose(
+        pruner.feature_importances_, pruner.importances_[0].sum(axis=1)
+    )
+    assert pruner.dense_estimator_ is dense
+    assert pruner.n_features_in_ == 64
+    assert set(pruner.timings_) == {"dense", "scoring", "fine_tuning"}
+
+
+def test_frozen_estimator_is_used_as_is_and_never_changed(digits, dense):
+    X, y = digits
+    coefs = [c.copy() for c in dense.coefs_]
+    n_iter, loss_curve = dense.n_iter_, list(dense.loss_curve_)
+    frozen_pruner(dense, prune_ratio=0.8, fine_tune_epochs=2).fit(X, y)
+    for before, after in zip(coefs, dense.coefs_):
+        np.testing.assert_array_equal(before, after)
+    assert dense.n_iter_ == n_iter and dense.loss_curve_ == loss_curve
+    assert dense.masks_ is None
+
+
+class CountingMLP(MLPClassifier):
+    """Counts its fits in a file (joblib's Memory needs a picklable class)."""
+
+    def __init__(self, hidden_layer_sizes=(16,), *, log=None, max_iter=5):
+        super().__init__(hidden_layer_sizes, max_iter=max_iter, random_state=0)
+        self.log = log
+
+    def fit(self, X, y, sample_weight=None):
+        with open(self.log, "a") as f:
+            f.write("fit\n")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_memory_trains_each_dense_net_once(digits, tmp_path):
+    X, y = digits
+    log = tmp_path / "fits.log"
+    for ratio in (0.2, 0.5, 0.8):
+        CompensatedPruner(
+            CountingMLP(log=str(log)),
+            prune_ratio=ratio,
+            fine_tune_epochs=0,
+            memory=str(tmp_path / "cache"),
+        ).fit(X, y)
+    assert log.read_text().count("fit") == 1
+
+
+def test_callable_method(digits, dense):
+    X, y = digits
+
+    def by_position(estimator, X, y):
+        sizes = np.cumsum([0] + [c.size for c in estimator.coefs_])
+        return [
+            np.arange(start, start + c.size, dtype=float).reshape(c.shape)
+            for start, c in zip(sizes, estimator.coefs_)
+        ]
+
+    pruner = frozen_pruner(dense, method=by_position, fine_tune_epochs=0).fit(X, y)
+    n_pruned = pruner.n_pruned_
+    first = pruner.masks_[0].ravel()
+    assert not first[:n_pruned].any() and first[n_pruned:].all()
+    assert pruner.compensations_ is None
+
+    def with_compensation(estimator, X, y):
+        imp = [np.abs(c).astype(float) for c in estimator.coefs_]
+        return imp, [np.ones_like(i) for i in imp]
+
+    pruner = frozen_pruner(
+        dense, method=with_compensation, prune_ratio=0.5, fine_tune_epochs=0
+    ).fit(X, y)
+    removed_per_unit = (~pruner.masks_[-1]).sum(axis=0)
+    np.testing.assert_allclose(
+        pruner.estimator_.intercepts_[-1],
+        dense.intercepts_[-1] + removed_per_unit,
+        rtol=1e-6,
+    )
+
+
+def test_max_samples(digits, dense):
+    X, y = digits
+    seen = []
+
+    def record(estimator, X, y):
+        seen.append(len(X))
+        return [np.abs(c) for c in estimator.coefs_]
+
+    frozen_pruner(dense, method=record, max_samples=100, fine_tune_epochs=0).fit(X, y)
+    frozen_pruner(dense, method=record, max_samples=10**6, fine_tune_epochs=0).fit(X, y)
+    assert seen == [100, len(X)]
+
+
+def test_fully_connected_baseline(digits):
+    X, y = digits
+    pruner = CompensatedPruner(
+        mlp(), method="fully_connected", prune_ratio=0.5, fine_tune_epochs=2
+    ).fit(X, y)
+    small = pruner.estimator_
+    n_small = sum(c.size for c in small.coefs_)
+    assert pruner.n_weights_ == 64 * 24 + 24 * 16 + 16 * 10
+    assert pruner.n_pruned_ == pruner.n_weights_ - n_small
+    assert abs(n_small - pruner.n_weights_ / 2) < 0.05 * pruner.n_weights_
+    widths = small.hidden_layer_sizes
+    assert widths[0] < 24 and widths[1] < 16
+    assert small.max_iter == pruner.dense_estimator_.n_iter_ + 2
+    assert all(m.all() for m in pruner.masks_)
+    assert [m.shape for m in pruner.masks_] == [c.shape for c in small.coefs_]
+    assert pruner.importances_ is None and pruner.compensations_ is None
+    assert pruner.get_support().all()
+
+
+# ---------------------------------------------------------- delegation
+
+
+def test_delegation_and_tags(digits):
+    X, y = digits
+    clf = CompensatedPruner(mlp(), fine_tune_epochs=0).fit(X, y)
+    assert is_classifier(clf)
+    np.testing.assert_array_equal(clf.predict(X), clf.estimator_.predict(X))
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.estimator_.predict_proba(X))
+    assert clf.score(X, y) == clf.estimator_.score(X, y)
+    assert not hasattr(clf, "decision_function")
+    reg = CompensatedPruner(MLPRegressor((8,), max_iter=5, random_state=0))
+    assert is_regressor(reg) and not hasattr(reg, "predict_proba")
+    reg.fit(X, X[:, 10])
+    assert reg.predict(X).shape == (len(X),)
+
+
+# ---------------------------------------------------------- transformer
+
+
+def test_feature_selection_interface(digits):
+    X, y = digits
+    frame = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
+    pruner = CompensatedPruner(mlp(), prune_ratio=0.8, fine_tune_epochs=0).fit(frame, y)
+    support = pruner.get_support()
+    # constant (always-zero) pixels of digits lose every outgoing weight
+    assert support.sum() < 64
+    assert not support[0]  # pixel 0 is always 0 in digits
+    expected = support & True
+    np.testing.assert_array_equal(support, pruner.masks_[0].any(axis=1) & expected)
+    assert pruner.transform(frame).shape == (len(X), support.sum())
+    names = pruner.get_feature_names_out()
+    assert list(names) == [f"px{i}" for i in np.flatnonzero(support)]
+    pruner.set_output(transform="pandas")
+    assert list(pruner.transform(frame).columns) == list(names)
+
+
+def test_pipeline_last_and_middle_step(digits):
+    X, y = digits
+    as_predictor = make_pipeline(
+        MinMaxScaler(), CompensatedPruner(mlp(), prune_ratio=0.5, fine_tune_epochs=2)
+    ).fit(X, y)
+    assert as_predictor.score(X, y) > 0.8
+    as_selector = Pipeline(
+        [
+            ("select", CompensatedPruner(mlp(), prune_ratio=0.8, fine_tune_epochs=0)),
+            ("clf", LogisticRegression(max_iter=300)),
+        ]
+    ).fit(X, y)
+    n_kept = as_selector.named_steps["select"].get_support().sum()
+    assert as_selector.named_steps["clf"].coef_.shape == (10, n_kept)
+    assert as_selector.score(X, y) > 0.8
+
+
+def test_grid_search_over_ratio_and_method_in_parallel(digits, tmp_path):
+    X, y = digits
+    search = GridSearchCV(
+        CompensatedPruner(
+            mlp(max_iter=10), fine_tune_epochs=2, memory=str(tmp_path), random_state=0
+        ),
+        {
+            "prune_ratio": [0.3, 0.8],
+            "method": ["compensated", "magnitude", "fully_connected"],
+        },
+        cv=3,
+        n_jobs=2,
+    ).fit(X, y)
+    results = pd.DataFrame(search.cv_results_)
+    assert len(results) == 6
+    assert results["mean_test_score"].notna().all()
+    assert search.best_estimator_.sparsity_ > 0.25
+
+
+def test_grid_search_on_mnist_subset(tmp_path):
+    if not MNIST_HOME.exists():
+        pytest.skip("MNIST files not found next to the repository")
+    X, _, y, _ = load_mnist(
+        data_home=MNIST_HOME, n_train=1500, n_test=1, return_X_y=True
+    )
+    search = GridSearchCV(
+        CompensatedPruner(
+            MLPClassifier((32, 32), activation="prelu", max_iter=5, random_state=0),
+            fine_tune_epochs=1,
+            memory=str(tmp_path),
+        ),
+        {"prune_ratio": [0.5, 0.9], "method": ["compensated", "fully_connected"]},
+        cv=2,
+    ).fit(X, y)
+    assert search.best_score_ > 0.5  # 10 classes; 5 epochs on 750 rows
+
+
+def test_cross_val_score(digits):
+    X, y = digits
+    dense = cross_val_score(mlp(), X, y, cv=3)
+    scores = cross_val_score(
+        CompensatedPruner(mlp(), prune_ratio=0.5, fine_tune_epochs=2), X, y, cv=3
+    )
+    assert scores.shape == (3,)
+    assert scores.mean() > dense.mean() - 0.05, (scores, dense)
+
+
+def test_pickle_clone_deepcopy(digits):
+    X, y = digits
+    pruner = CompensatedPruner(mlp(), prune_ratio=0.6, fine_tune_epochs=1).fit(X, y)
+    for other in (pickle.loads(pickle.dumps(pruner)), copy.deepcopy(pruner)):
+        np.testing.assert_array_equal(other.predict_proba(X), pruner.predict_proba(X))
+        for a, b in zip(other.masks_, pruner.masks_):
+            np.testing.assert_array_equal(a, b)
+    cloned = clone(pruner)
+    assert not hasattr(cloned, "estimator_")
+    assert cloned.get_params()["prune_ratio"] == 0.6
+
+
+def test_sample_weight_is_routed_to_the_mlp(digits):
+    X, y = digits
+    weight = np.random.RandomState(0).uniform(0.1, 2.0, len(X))
+    direct = mlp().fit(X, y, sample_weight=weight)
+    with config_context(enable_metadata_routing=True):
+        pruner = CompensatedPruner(
+            mlp().set_fit_request(sample_weight=True), fine_tune_epochs=0
+        ).fit(X, y, sample_weight=weight)
+    for a, b in zip(pruner.dense_estimator_.coefs_, direct.coefs_):
+        np.testing.assert_array_equal(a, b)
+    legacy = CompensatedPruner(mlp(), fine_tune_epochs=0).fit(
+        X, y, sample_weight=weight
+    )
+    for a, b in zip(legacy.dense_estimator_.coefs_, direct.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        (
+            {"method": "lottery"},
+            ValueError,
+            "The 'method' parameter of CompensatedPruner must be a str among",
+        ),
+        ({"method": "lottery"}, ValueError, "'compensated'"),
+        (
+            {"prune_ratio": 1.0},
+            ValueError,
+            "The 'prune_ratio' parameter of CompensatedPruner must be a float in the "
+            "range [0.0, 1.0). Got 1.0 instead.",
+        ),
+        ({"prune_ratio": -0.1}, ValueError, "Got -0.1 instead."),
+        ({"prune_ratio": "0.5"}, TypeError, "Got '0.5' instead."),
+        (
+            {"scope": "neuron"},
+            ValueError,
+            "The 'scope' parameter of CompensatedPruner must be a str among",
+        ),
+        ({"max_samples": 0}, ValueError, "The 'max_samples' parameter"),
+        ({"max_samples": 0.5}, TypeError, "Got 0.5 instead."),
+        ({"fine_tune_epochs": -1}, ValueError, "The 'fine_tune_epochs' parameter"),
+    ],
+)
+def test_invalid_parameters(digits, dense, params, error, message):
+    X, y = digits
+    with pytest.raises(error, match=re.escape(message)):
+        frozen_pruner(dense, **params).fit(X, y)
+
+
+def test_estimator_must_be_a_skprune_mlp(digits):
+    X, y = digits
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "CompensatedPruner needs a skprune MLPClassifier or MLPRegressor as "
+            "`estimator` (or a FrozenEstimator wrapping a fitted one); got "
+            "LogisticRegression()."
+        ),
+    ):
+        CompensatedPruner(LogisticRegression()).fit(X, y)
+
+
+def test_callable_returning_wrong_shapes(digits, dense):
+    X, y = digits
+
+    def wrong(estimator, X, y):
+        return [np.ones((3, 3)) for _ in estimator.coefs_]
+
+    with pytest.raises(ValueError, match=re.escape("(64, 24)")):
+        frozen_pruner(dense, method=wrong).fit(X, y)
+
+
+def test_failed_fit_leaves_fitted_pruner_unchanged(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=0.5, fine_tune_epochs=0).fit(X, y)
+    state = {k: v for k, v in vars(pruner).items() if k.endswith("_")}
+    proba = pruner.predict_proba(X)
+
+    def broken(estimator, X, y):
+        return [np.full(c.shape, np.nan) for c in estimator.coefs_]
+
+    pruner.set_params(method=broken)
+    with pytest.raises(ValueError, match="NaN|finite"):
+        pruner.fit(X, y)
+    assert {
+        k: v for k, v in vars(pruner).items() if k.endswith("_")
+    }.keys() == state.keys()
+    assert pruner.estimator_ is state["estimator_"]
+    np.testing.assert_array_equal(pruner.predict_proba(X), proba)
