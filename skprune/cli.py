@@ -637,16 +637,62 @@ def _training(threads: int | None):
         torch.set_num_threads(previous)
 
 
+class _CachedScores:
+    """A scorer returning scores computed once (shared by every ratio)."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def __call__(self, estimator, X, y):
+        return self.scores
+
+
+def _score_once(frozen, data: Dataset, seed, method, max_samples, threads):
+    """Score the frozen dense net once for `method`, as the pruner would.
+
+    Returns the scorer output and its seconds. Rows and random numbers are
+    drawn as :class:`~skprune.CompensatedPruner` draws them with
+    ``random_state=seed``, so the cached scores equal the pruner's own.
+    """
+    from sklearn.utils import check_random_state
+
+    from .importance import get_scorer
+
+    rng = check_random_state(seed)
+    X, y = data.X_train, data.y_train
+    if max_samples is not None and max_samples < len(X):
+        rows = np.sort(rng.choice(len(X), max_samples, replace=False))
+        X, y = X[rows], np.asarray(y)[rows]
+    with _training(threads):
+        start = time.perf_counter()
+        scores = get_scorer(method)(frozen.estimator, X, y, random_state=rng)
+        return scores, time.perf_counter() - start
+
+
 def _prune_run(
-    frozen, data: Dataset, seed, method, ratio, fine_tune_epochs, *, threads, **params
+    frozen,
+    data: Dataset,
+    seed,
+    method,
+    ratio,
+    fine_tune_epochs,
+    *,
+    threads,
+    scores=None,
+    score_seconds=0.0,
+    **params,
 ) -> dict:
-    """Fit one pruner on the frozen dense net; its test loss, score and times."""
+    """Fit one pruner on the frozen dense net; its test loss, score and times.
+
+    With `scores` (from :func:`_score_once`), the pruner ranks by them instead
+    of scoring again; `score_seconds` is then added to its times.
+    """
     from . import CompensatedPruner
 
     pruner = CompensatedPruner(
         frozen,
         prune_ratio=ratio,
-        method=method,
+        method=method if scores is None else _CachedScores(scores),
         fine_tune_epochs=fine_tune_epochs,
         random_state=seed,
         **params,
@@ -654,7 +700,7 @@ def _prune_run(
     with _training(threads):
         start = time.perf_counter()
         pruner.fit(data.X_train, data.y_train)
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start + score_seconds
     timings = getattr(pruner, "timings_", {})
     labels = getattr(frozen, "classes_", None)
     return {
@@ -666,7 +712,8 @@ def _prune_run(
         "test_score": float(pruner.score(data.X_test, data.y_test)),
         "sparsity": float(pruner.sparsity_),
         "fit_seconds": seconds,
-        "prune_seconds": timings.get("scoring", 0.0 if timings else np.nan),
+        "prune_seconds": timings.get("scoring", 0.0 if timings else np.nan)
+        + score_seconds,
         "fine_tune_seconds": timings.get("fine_tuning", np.nan),
     }
 
@@ -686,6 +733,13 @@ def _fit_dense(estimator, data: Dataset, seed: int, threads: int | None):
         "dense_test_loss": heldout_loss(dense, data.X_test, data.y_test, labels),
         "dense_test_score": float(dense.score(data.X_test, data.y_test)),
     }
+
+
+def _cached_kwargs(cached, method):
+    if method not in cached:
+        return {}
+    scores, seconds = cached[method]
+    return {"scores": scores, "score_seconds": seconds}
 
 
 def _runs(methods, ratios, fine_tune_epochs):
@@ -709,8 +763,9 @@ def run_comparison(
     """Prune each seed's dense net with every method and ratio, with and without fine-tuning.
 
     For every seed, a clone of `estimator` with ``random_state=seed`` is
-    fitted once and frozen; then one :class:`~skprune.CompensatedPruner`
-    (``random_state=seed``) is fitted per method x ratio x {0,
+    fitted once and frozen; each method scores it once; then one
+    :class:`~skprune.CompensatedPruner` (``random_state=seed``, ranking by
+    those scores) is fitted per method x ratio x {0,
     `fine_tune_epochs`} fine-tuning epochs. Runs of one seed go in parallel
     over `n_jobs` workers.
 
@@ -745,15 +800,31 @@ def run_comparison(
     from tqdm.auto import tqdm
 
     runs = _runs(methods, ratios, fine_tune_epochs)
-    params = {"scope": scope, "max_samples": max_samples, "threads": threads}
+    # Each method scores a seed's dense net once (_score_once); its runs at
+    # every ratio, with and without fine-tuning, rank by those scores.
+    params = {"scope": scope, "threads": threads}
     rows = []
     with tqdm(total=len(seeds) * len(runs), disable=not progress, unit="run") as bar:
         for seed in seeds:
             bar.set_description(f"seed {seed}: dense fit")
             frozen, dense_info = _fit_dense(estimator, data, seed, threads)
+            bar.set_description(f"seed {seed}: scoring")
+            cached = {
+                m: _score_once(frozen, data, seed, m, max_samples, threads)
+                for m in methods
+                if m != "fully_connected"
+            }
             bar.set_description(f"seed {seed}")
             jobs = (
-                delayed(_prune_run)(frozen, data, seed, *run, **params) for run in runs
+                delayed(_prune_run)(
+                    frozen,
+                    data,
+                    seed,
+                    *run,
+                    **params,
+                    **_cached_kwargs(cached, run[0]),
+                )
+                for run in runs
             )
             for row in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
                 rows.append({**dense_info, **row})
