@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -62,6 +63,44 @@ def _as_layer_sizes(hidden_layer_sizes):
             f"per hidden layer); got {hidden_layer_sizes!r}."
         )
     return tuple(int(s) for s in sizes)
+
+
+def _non_numeric_columns(X) -> str:
+    """Names and dtypes of the non-numeric columns of a DataFrame ("" otherwise)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return ""
+    bad = {
+        str(name): str(dtype)
+        for name, dtype in dtypes.items()
+        if getattr(dtype, "kind", "O") not in "biuf"
+    }
+    return f"columns {list(bad)} have dtypes {list(bad.values())}; " if bad else ""
+
+
+@contextmanager
+def _numeric_input(X):
+    """Re-raise numpy's "could not convert string to float" saying what is expected."""
+    try:
+        yield
+    except ValueError as error:
+        if "could not convert" not in str(error):
+            raise
+        raise ValueError(
+            "Expected numeric input (numbers convertible to float64); got "
+            f"non-numeric values: {_non_numeric_columns(X)}{error}"
+        ) from error
+
+
+def _check_non_negative(sample_weight):
+    """Raise if a sample weight is negative, quoting how many and the smallest."""
+    negative = sample_weight < 0
+    if negative.any():
+        raise ValueError(
+            "Negative values in data passed to `sample_weight`: expected weights "
+            f">= 0; got {int(negative.sum())} negative value(s), the smallest "
+            f"{sample_weight.min():.6g}."
+        )
 
 
 class _BaseMLP(BaseEstimator):
@@ -187,16 +226,18 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(
                 f"Expected {len(layers)} arrays, one per layer; got {len(values)}."
             )
+        params = [getattr(layer, name) for layer in layers]
+        tensors = []
+        for param, value in zip(params, values):  # check all before changing any
+            value = torch.as_tensor(np.asarray(value, dtype=np.float32))
+            expected = tuple(param.T.shape if transpose else param.shape)
+            if tuple(value.shape) != expected:
+                raise ValueError(
+                    f"Expected an array of shape {expected}; got {tuple(value.shape)}."
+                )
+            tensors.append(value.T if transpose else value)
         with torch.no_grad():
-            for layer, value in zip(layers, values):
-                param = getattr(layer, name)
-                value = torch.as_tensor(np.asarray(value, dtype=np.float32))
-                value = value.T if transpose else value
-                if value.shape != param.shape:
-                    expected = tuple(param.T.shape if transpose else param.shape)
-                    raise ValueError(
-                        f"Expected an array of shape {expected}; got {tuple(value.shape)}."
-                    )
+            for param, value in zip(params, tensors):
                 param.copy_(value)
         self.net_.module_.apply_masks_()
 
@@ -275,21 +316,57 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------- fit
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, epochs=None, keep=False):
-        """Fit from scratch, or continue (``warm_start``, ``incremental``, ``keep``)."""
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        incremental=False,
+        epochs=None,
+        keep=False,
+        classes=None,
+    ):
+        """Fit from scratch, or continue (``warm_start``, ``incremental``, ``keep``).
+
+        Everything is validated and set up before training starts; an error
+        until then leaves the estimator exactly as it was.
+        """
+        with self._unchanged_on_error():
+            train, stopping = self._prepare_fit(
+                X, y, sample_weight, incremental, keep, classes
+            )
+        if epochs is None:
+            epochs = 1 if incremental else self.max_iter
+        self._run_epochs(train, epochs, stopping)
+        return self
+
+    @contextmanager
+    def _unchanged_on_error(self):
+        """Restore every attribute if the body raises."""
+        state = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _prepare_fit(self, X, y, sample_weight, incremental, keep, classes):
+        """Validate the data, set up the outputs and the net; no training."""
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        if incremental:
+            self._start_partial_fit(y, classes)
         first = not (hasattr(self, "net_") and (self.warm_start or incremental or keep))
         X, y_raw, y = self._validate_input(X, y, incremental, reset=first)
         X = X.toarray() if sp.issparse(X) else X
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            _check_non_negative(sample_weight)
         if first:
             self._layer_sizes = _as_layer_sizes(self.hidden_layer_sizes)
             self._random_state = check_random_state(self.random_state)
             self._initialize_outputs(y)
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True.")
         train, valid = self._split(X, y_raw, y, sample_weight)
         if first:
             stopping = self._stopping_callback().initialize()
@@ -299,10 +376,11 @@ class _BaseMLP(BaseEstimator):
             stopping = dict(self.net_.callbacks_)["sklearn_stopping"].initialize()
             stopping.best_loss_ = self.best_loss_ or np.inf
             self.net_.train_split = _split_for(valid)
-        if epochs is None:
-            epochs = 1 if incremental else self.max_iter
-        self._run_epochs(train, epochs, stopping)
-        return self
+        return train, stopping
+
+    def _start_partial_fit(self, y, classes):
+        """Set up what the first call to ``partial_fit`` needs (classifier labels)."""
+        return None
 
     def _fine_tune(self, X, y, *, epochs, sample_weight=None):
         """Train ``epochs`` more epochs with a fresh optimizer, masks held."""
@@ -376,6 +454,10 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = None
             if stopping.best_state_ is not None:
                 self.net_.module_.load_state_dict(stopping.best_state_)
+            # Keep no tensors outside the net's torch state (module, optimizer,
+            # criterion): pickle would load them with torch.load(weights_only=False).
+            stopping.best_state_ = None
+            self.net_.train_split = None
         else:
             self.best_loss_ = min(self.best_loss_ or np.inf, *new_losses)
             self.validation_scores_ = self.best_validation_score_ = None
@@ -392,13 +474,14 @@ class _BaseMLP(BaseEstimator):
     def _raw_output(self, X):
         """The network's raw output (logits for classifiers) as float64."""
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
+        with _numeric_input(X):
+            X = validate_data(
+                self,
+                X,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+                reset=False,
+            )
         X = X.toarray() if sp.issparse(X) else X
         return _forward(self.net_, X)
 
@@ -555,15 +638,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=[np.float64, np.float32],
-            reset=reset,
-        )
+        with _numeric_input(X):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                multi_output=True,
+                dtype=[np.float64, np.float32],
+                reset=reset,
+            )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if reset and not incremental:
@@ -630,6 +714,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self : MLPClassifier
         """
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=True, classes=classes
+        )
+
+    def _start_partial_fit(self, y, classes):
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -637,7 +726,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             else:
                 self._label_binarizer.fit(classes)
             self.classes_ = self._label_binarizer.classes_
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
         """Predicted labels, of the same type as the training labels."""
@@ -646,6 +734,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_proba(self, X):
         """Class probabilities (columns in the order of ``classes_``)."""
         proba = self._probabilities(self._raw_output(X))
+        if len(self.classes_) == 1:  # one class seen in training: it is certain
+            return np.ones((len(proba), 1))
         if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
             return np.hstack([1 - proba, proba])
         return proba
@@ -706,16 +796,22 @@ feature_names_in_, net_
         self.out_activation_ = "identity"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=True,
-            dtype=[np.float64, np.float32],
-            reset=reset,
-        )
+        with _numeric_input(X):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc"],
+                multi_output=True,
+                y_numeric=True,
+                dtype=[np.float64, np.float32],
+                reset=reset,
+            )
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets y; got y of dtype "
+                f"{y.dtype} (first value {y.flat[0]!r})."
+            )
         if reset:
             self._y_ndim = y.ndim
         y2d = y.reshape(-1, 1) if y.ndim == 1 else y

@@ -11,7 +11,12 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -21,7 +26,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from ._mlp import MLPClassifier, _BaseMLP
+from ._mlp import MLPClassifier, _BaseMLP, _numeric_input
 from .importance import METHODS, check_scorer_output, get_scorer
 
 
@@ -254,15 +259,22 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, **fit_params):
+        if isinstance(self.max_samples, bool):  # an Integral to the constraint
+            raise InvalidParameterError(
+                "The 'max_samples' parameter of CompensatedPruner must be an int "
+                f"in the range [1, inf) or None, not a bool. Got {self.max_samples!r} "
+                "instead."
+            )
         mlp, frozen = _unwrap(self.estimator)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=False,
-            multi_output=True,
-            dtype=[np.float64, np.float32],
-        )
+        with _numeric_input(X):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=False,
+                multi_output=True,
+                dtype=[np.float64, np.float32],
+            )
         mlp_params = self._mlp_fit_params(fit_params)
         rng = check_random_state(self.random_state)
         self.timings_ = {}
@@ -382,6 +394,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     @property
     def classes_(self):
         """Class labels of the pruned classifier."""
+        check_is_fitted(self)
         return self.estimator_.classes_
 
     # -------------------------------------------------------------- selector

@@ -11,7 +11,7 @@ from skprune import CompensatedPruner, MLPClassifier, MLPRegressor
 # scikit-learn's own settings for its MLPs in these checks (max_iter=100);
 # the checks decide the data.
 ESTIMATORS = [
-    MLPClassifier((8,), max_iter=100, random_state=0),
+    MLPClassifier(max_iter=100, random_state=0),
     MLPRegressor(max_iter=100, random_state=0),
     CompensatedPruner(MLPClassifier(max_iter=100, random_state=0)),
     CompensatedPruner(MLPRegressor(max_iter=100, random_state=0)),
