@@ -307,7 +307,7 @@ class _BaseMLP(BaseEstimator):
     def _to_tensor_data(self, X, y=None, sample_weight=None):
         device = self.device
         return TensorData(
-            torch.as_tensor(np.asarray(X, dtype=np.float32), device=device),
+            torch.as_tensor(_writeable_float32(X), device=device),
             None if y is None else torch.as_tensor(y, device=device),
             None
             if sample_weight is None
@@ -495,6 +495,12 @@ def _split_for(valid):
     return None if valid is None else predefined_split(valid)
 
 
+def _writeable_float32(X):
+    """X as float32, copied when read-only (torch cannot wrap read-only memory)."""
+    X = np.asarray(X, dtype=np.float32)
+    return X if X.flags.writeable else X.copy()
+
+
 def _to_numpy(tensor):
     """A numpy view of a CPU tensor (a copy for other devices)."""
     return tensor.detach().cpu().numpy()
@@ -509,7 +515,7 @@ def _forward(net, X):
     out = []
     with torch.no_grad():
         for start in range(0, X.shape[0], PREDICT_BATCH_SIZE):
-            block = np.asarray(X[start : start + PREDICT_BATCH_SIZE], dtype=np.float32)
+            block = _writeable_float32(X[start : start + PREDICT_BATCH_SIZE])
             out.append(module(torch.as_tensor(block, device=device)).cpu().numpy())
     module.train(was_training)
     if not out:

@@ -1,0 +1,52 @@
+"""Importance scores of the weights of a fitted MLP.
+
+Every scorer takes ``(estimator, X, y, *, random_state=None, batch_size=...)``
+and returns the importances, a list of arrays shaped like
+``estimator.coefs_`` (``importances[l][j, i]`` belongs to
+``coefs_[l][j, i]``), or a tuple ``(importances, compensations)`` where
+``compensations[l][j, i]`` is the shift of bias ``intercepts_[l][i]`` that
+goes with removing that weight. :func:`get_scorer` resolves a method name
+(or returns a user callable), :func:`check_scorer_output` validates what a
+scorer returned. The math lives in pure functions of (weights, biases,
+activation, X): :func:`compensated_importance`,
+:func:`nonlinear_importance`, :func:`loss_gradients`.
+"""
+
+from ._functional import (
+    BATCH_SIZE,
+    LayerMoments,
+    compensated_from_moments,
+    compensated_importance,
+    compensated_moments,
+    loss_gradients,
+    nonlinear_importance,
+)
+from ._registry import METHODS, SCORERS, check_scorer_output, get_scorer
+from ._scorers import (
+    compensated,
+    gradient_magnitude,
+    magnitude,
+    nonlinear,
+    nonlinear_importance_naive,
+    random_importance,
+)
+
+__all__ = [
+    "BATCH_SIZE",
+    "METHODS",
+    "SCORERS",
+    "LayerMoments",
+    "check_scorer_output",
+    "compensated",
+    "compensated_from_moments",
+    "compensated_importance",
+    "compensated_moments",
+    "get_scorer",
+    "gradient_magnitude",
+    "loss_gradients",
+    "magnitude",
+    "nonlinear",
+    "nonlinear_importance",
+    "nonlinear_importance_naive",
+    "random_importance",
+]
