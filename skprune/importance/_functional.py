@@ -132,14 +132,22 @@ def _check_rows(X, net: Network):
 
 
 def _row_blocks(X, batch_size: int, *arrays):
-    """Blocks of ``batch_size`` rows of X (float32 tensors) and of ``arrays``."""
+    """Blocks of ``batch_size`` rows of X (float32 tensors) and of ``arrays``.
+
+    Every block is converted into one reused float32 buffer, so the memory
+    does not depend on the number of blocks: a block is only valid until the
+    next one is drawn.
+    """
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    buffer = np.empty((min(batch_size, X.shape[0]), X.shape[1]), dtype=np.float32)
     for start in range(0, X.shape[0], batch_size):
         block = X[start : start + batch_size]
         block = block.toarray() if sp.issparse(block) else block
+        out = buffer[: block.shape[0]]
+        np.copyto(out, block, casting="unsafe")
         rest = [torch.as_tensor(a[start : start + batch_size]) for a in arrays]
-        yield (torch.as_tensor(np.asarray(block, dtype=np.float32)), *rest)
+        yield (torch.from_numpy(out), *rest)
 
 
 def forward(net: Network, x: torch.Tensor) -> tuple[list, list]:
