@@ -41,19 +41,11 @@ EPOCHS, FINE_TUNE_EPOCHS = (3, 1) if FAST else (12, 4)
 SEEDS = (0, 1)
 RATIOS = (0.5, 0.9) if FAST else (0.5, 0.7, 0.9)
 MAX_SAMPLES = 64 if FAST else 128
-METHODS = (
-    "compensated",
-    "nonlinear",
-    "magnitude",
-    "gradient_magnitude",
-    "random",
-    "fully_connected",
-)
-
 # %%
 # Load MNIST
 # ----------
 from skprune.datasets import load_mnist
+from skprune.importance import METHODS  # all six methods
 
 try:
     HERE = Path(__file__).resolve().parent

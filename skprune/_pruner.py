@@ -70,6 +70,14 @@ def shrunk_widths(layer_units, n_target):
     return best[1]
 
 
+def scoring_rows(X, y, max_samples, rng):
+    """At most ``max_samples`` rows of ``(X, y)``, drawn with ``rng``, in order."""
+    if max_samples is None or max_samples >= X.shape[0]:
+        return X, y
+    rows = np.sort(rng.choice(X.shape[0], max_samples, replace=False))
+    return X[rows], np.asarray(y)[rows]
+
+
 def prune_masks(importances, prune_ratio, scope="global"):
     """Masks (True = kept) removing the least important weights.
 
@@ -283,7 +291,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         if self.method == "fully_connected":
             return self._fit_fully_connected(mlp, X, y, mlp_params)
         with self._timer("scoring"):
-            X_score, y_score = self._scoring_rows(X, y, rng)
+            X_score, y_score = scoring_rows(X, y, self.max_samples, rng)
             importances, compensations = self._score(X_score, y_score, rng)
             masks = prune_masks(importances, self.prune_ratio, self.scope)
         self.importances_, self.compensations_, self.masks_ = (
@@ -314,12 +322,6 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             return mlp
         fit = check_memory(self.memory).cache(_fit_dense)
         return fit(clone(mlp), X, y, fit_params)
-
-    def _scoring_rows(self, X, y, rng):
-        if self.max_samples is None or self.max_samples >= X.shape[0]:
-            return X, y
-        rows = np.sort(rng.choice(X.shape[0], self.max_samples, replace=False))
-        return X[rows], y[rows]
 
     def _score(self, X, y, rng):
         dense = self.dense_estimator_

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._report import RESULT_COLUMNS, markdown_report, plot_loss_violins
+from .importance import METHODS
 
 PRESETS = {
     "mnist-small": (32, 32),  # 784-32-32-10, 26,432 weights
@@ -36,14 +37,6 @@ PRESETS = {
 }
 """The paper's architectures, by name: their hidden-layer widths."""
 
-METHODS = (
-    "compensated",
-    "nonlinear",
-    "magnitude",
-    "gradient_magnitude",
-    "random",
-    "fully_connected",
-)
 DATASETS = ("digits", "mnist", "diffusion-sorption", "csv")
 DEFAULT_ARCHITECTURE = {
     "digits": "32,32",
@@ -656,13 +649,11 @@ def _score_once(frozen, data: Dataset, seed, method, max_samples, threads):
     """
     from sklearn.utils import check_random_state
 
+    from ._pruner import scoring_rows
     from .importance import get_scorer
 
     rng = check_random_state(seed)
-    X, y = data.X_train, data.y_train
-    if max_samples is not None and max_samples < len(X):
-        rows = np.sort(rng.choice(len(X), max_samples, replace=False))
-        X, y = X[rows], np.asarray(y)[rows]
+    X, y = scoring_rows(data.X_train, data.y_train, max_samples, rng)
     with _training(threads):
         start = time.perf_counter()
         scores = get_scorer(method)(frozen.estimator, X, y, random_state=rng)
