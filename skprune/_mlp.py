@@ -264,8 +264,7 @@ class _BaseMLP(BaseEstimator):
         }
         if fused_adam_supported(str(self.device)):
             optimizer_kwargs["optimizer__fused"] = True
-        net = MLPNet(
-            MLPModule,
+        settings = dict(
             module__layer_units=layer_units,
             module__activation=self.activation,
             module__seed=seed,
@@ -286,8 +285,9 @@ class _BaseMLP(BaseEstimator):
             verbose=int(self.verbose),
             alpha=self.alpha,
             **optimizer_kwargs,
-            **(self.net_params or {}),
         )
+        settings.update(self.net_params or {})  # the user's settings win
+        net = MLPNet(settings.pop("module", MLPModule), **settings)
         return net.initialize()
 
     def _stopping_callback(self):

@@ -3,9 +3,12 @@ skorch net that trains them.
 
 The net is a :class:`skorch.NeuralNet` whose per-batch overhead is cut down to
 what an MLP on in-memory data needs: batches are slices of tensors built once
-per fit (no per-item ``Dataset`` access and collation), the optimizer step
-takes no closure, and the Adam step is fused where torch offers it. Callbacks,
-history and ``net_params`` work as in any skorch net.
+per fit (no per-item ``Dataset`` access and collation), the gradients of
+skprune's own module and loss are computed by one explicit backward pass
+(:func:`forward_backward`, no autograd graph), the optimizer step takes no
+closure, and the Adam step is fused where torch offers it. Callbacks, history
+and ``net_params`` work as in any skorch net; a module or criterion of the
+user's own is trained through autograd as usual.
 """
 
 from __future__ import annotations
@@ -130,12 +133,15 @@ class TensorData(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, index):
-        return self.X[index], (_take(self.y, index), _take(self.sample_weight, index))
+        return _take(self.X, index), (
+            _take(self.y, index),
+            _take(self.sample_weight, index),
+        )
 
     def take(self, index):
         """The rows ``index`` (slice or index tensor) as a new TensorData."""
         return TensorData(
-            self.X[index], _take(self.y, index), _take(self.sample_weight, index)
+            _take(self.X, index), _take(self.y, index), _take(self.sample_weight, index)
         )
 
 
@@ -213,6 +219,107 @@ class PerSampleLoss(nn.Module):
         return LOSSES[self.out_activation](raw, y)
 
 
+def _loss_and_output_delta(raw, y, out_activation):
+    """Per-sample losses and d(loss_i)/d(raw_i), without autograd."""
+    if out_activation == "softmax":
+        log_proba = torch.log_softmax(raw, dim=1)
+        index = y.unsqueeze(1)
+        losses = log_proba.gather(1, index).squeeze(1).neg_()
+        delta = log_proba.exp_()
+        delta.scatter_add_(1, index, torch.full_like(index, -1, dtype=delta.dtype))
+    elif out_activation == "logistic":
+        losses = binary_cross_entropy(raw, y)
+        delta = torch.sigmoid(raw).sub_(y)
+    else:
+        delta = raw - y
+        losses = delta.square().mean(dim=1).mul_(0.5)
+        delta.div_(raw.shape[1])
+    return losses, delta
+
+
+def _activate(z, activation, slope):
+    """A hidden activation as one torch call (``slope``: PReLU's weight)."""
+    if activation == "relu":
+        return torch.relu(z)
+    if activation == "tanh":
+        return torch.tanh(z)
+    if activation == "logistic":
+        return torch.sigmoid(z)
+    if activation == "prelu":
+        return F.prelu(z, slope)
+    return z
+
+
+def _back_through(delta, activation, output, z, slope):
+    """d/d(input) of a hidden activation from d/d(output), in place.
+
+    Also returns the gradient of the PReLU slope (None for the others).
+    Derivatives at 0 are those of torch's autograd.
+    """
+    if activation == "relu":
+        return delta.mul_(output > 0), None
+    if activation == "tanh":
+        return delta.mul_(1 - output.square()), None
+    if activation == "logistic":
+        return delta.mul_(output * (1 - output)), None
+    if activation == "prelu":
+        positive = z > 0
+        slope_grad = (delta * z).masked_fill_(positive, 0).sum().reshape(slope.shape)
+        return delta.mul_(torch.where(positive, 1.0, slope)), slope_grad
+    return delta, None
+
+
+@torch.no_grad()
+def forward_backward(module, X, y, sample_weight, out_activation, alpha):
+    """Loss of one batch and its gradients, written to each parameter's ``.grad``.
+
+    The loss is scikit-learn's: ``(sum_i w_i loss_i + 0.5 * alpha * ||W||^2)
+    / sum_i w_i``. The backward pass is written out layer by layer (as
+    scikit-learn's own MLP does), which for these small dense nets is much
+    cheaper than recording and replaying an autograd graph; the L2 term's
+    gradient is folded into each weight gradient's matrix product. Returns
+    ``(loss, raw_output)``.
+    """
+    kind = module.activation
+    weights = [layer.weight for layer in module.layers]
+    biases = [layer.bias for layer in module.layers]
+    slopes = [
+        getattr(activation, "weight", None) for activation in module.activations
+    ]
+    inputs, pre_activations = [X], []
+    for weight, bias, slope in zip(weights[:-1], biases[:-1], slopes):
+        z = torch.addmm(bias, inputs[-1], weight.t())
+        pre_activations.append(z)
+        inputs.append(_activate(z, kind, slope))
+    raw = torch.addmm(biases[-1], inputs[-1], weights[-1].t())
+
+    losses, delta = _loss_and_output_delta(raw, y, out_activation)
+    if sample_weight is None:
+        total = len(X)
+        loss = losses.sum()
+        delta.div_(total)
+    else:
+        total = float(sample_weight.sum())
+        loss = losses @ sample_weight
+        delta.mul_((sample_weight / total).unsqueeze(1))
+    if alpha:
+        norms = torch.stack(torch._foreach_norm(weights))
+        loss = loss + 0.5 * alpha * norms.square().sum()
+    decay = alpha / total
+    for i in range(len(weights) - 1, -1, -1):
+        weight = weights[i]
+        weight.grad = torch.addmm(weight, delta.t(), inputs[i], beta=decay)
+        biases[i].grad = delta.sum(dim=0)
+        if i:
+            slope = slopes[i - 1]
+            delta, slope_grad = _back_through(
+                delta @ weight, kind, inputs[i], pre_activations[i - 1], slope
+            )
+            if slope_grad is not None:
+                slope.grad = slope_grad
+    return loss / total, raw
+
+
 @functools.cache
 def fused_adam_supported(device: str) -> bool:
     """Whether ``torch.optim.Adam(fused=True)`` runs on ``device``."""
@@ -285,10 +392,20 @@ class MLPNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         """One optimizer step without a closure, then the masks are re-applied."""
-        self._zero_grad_optimizer(set_to_none=True)
-        step = self.train_step_single(batch, **fit_params)
-        if self.alpha:
-            self._add_penalty_gradient(batch)
+        if self._explicit_backward(batch, fit_params):
+            # Every gradient is written afresh: nothing to zero first.
+            self._set_training(True)
+            X, (y, sample_weight) = batch
+            loss, raw = forward_backward(
+                self.module_, X, y, sample_weight, self.criterion_.out_activation,
+                self.alpha,
+            )
+            step = {"loss": loss, "y_pred": raw}
+        else:
+            self._zero_grad_optimizer(set_to_none=True)
+            step = self.train_step_single(batch, **fit_params)
+            if self.alpha:
+                self._add_penalty_gradient(batch)
         if self._listens_to_grads():
             self.notify(
                 "on_grad_computed",
@@ -299,6 +416,21 @@ class MLPNet(NeuralNet):
         self._step_optimizer(None)
         self.module_.apply_masks_()
         return step
+
+    def _explicit_backward(self, batch, fit_params):
+        """Whether :func:`forward_backward` computes this step's gradients.
+
+        It does for skprune's own module and criterion on its own batches;
+        anything else (a user's module or criterion through ``net_params``,
+        a compiled module, extra forward arguments) goes through autograd.
+        """
+        return (
+            not fit_params
+            and type(self.module_) is MLPModule
+            and type(self.criterion_) is PerSampleLoss
+            and isinstance(batch, tuple | list)
+            and isinstance(batch[1], tuple | list)
+        )
 
     def _listens_to_grads(self):
         # Building the parameter generator for on_grad_computed costs about
