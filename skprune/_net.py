@@ -13,8 +13,10 @@ user's own is trained through autograd as usual.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
+import pickle
 
 import numpy as np
 import torch
@@ -23,6 +25,8 @@ from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import TeeGenerator
 from torch import nn
 from torch.nn import functional as F
+
+_aten = torch.ops.aten
 
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "prelu")
 
@@ -251,17 +255,18 @@ def _activate(z, activation, slope):
 
 
 def _back_through(delta, activation, output, z, slope):
-    """d/d(input) of a hidden activation from d/d(output), in place.
+    """d/d(input) of a hidden activation from d/d(output).
 
-    Also returns the gradient of the PReLU slope (None for the others).
-    Derivatives at 0 are those of torch's autograd.
+    Also returns the gradient of the PReLU slope (None for the others). The
+    derivatives are those of torch's autograd (the same backward kernels for
+    relu, tanh and logistic), also at 0.
     """
     if activation == "relu":
-        return delta.mul_(output > 0), None
+        return _aten.threshold_backward(delta, output, 0.0), None
     if activation == "tanh":
-        return delta.mul_(1 - output.square()), None
+        return _aten.tanh_backward(delta, output), None
     if activation == "logistic":
-        return delta.mul_(output * (1 - output)), None
+        return _aten.sigmoid_backward(delta, output), None
     if activation == "prelu":
         positive = z > 0
         slope_grad = (delta * z).masked_fill_(positive, 0).sum().reshape(slope.shape)
@@ -283,9 +288,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     kind = module.activation
     weights = [layer.weight for layer in module.layers]
     biases = [layer.bias for layer in module.layers]
-    slopes = [
-        getattr(activation, "weight", None) for activation in module.activations
-    ]
+    slopes = [getattr(activation, "weight", None) for activation in module.activations]
     inputs, pre_activations = [X], []
     for weight, bias, slope in zip(weights[:-1], biases[:-1], slopes):
         z = torch.addmm(bias, inputs[-1], weight.t())
@@ -366,6 +369,35 @@ class MLPNet(NeuralNet):
             return TensorData(X, y)
         return super().get_dataset(X, y)
 
+    def __getstate__(self):
+        # The history holds a dict per batch: pickled as one bytes object it
+        # is loaded, deep-copied and hashed (joblib's Memory, workers of a
+        # parallel search) without walking thousands of small objects.
+        state = super().__getstate__()
+        history = state.pop("history_", None)
+        if history is not None:
+            state["__packed_history__"] = pickle.dumps(history, pickle.HIGHEST_PROTOCOL)
+        return state
+
+    def __setstate__(self, state):
+        packed = state.pop("__packed_history__", None)
+        if packed is not None:
+            state["history_"] = pickle.loads(packed)
+        super().__setstate__(state)
+
+    def __deepcopy__(self, memo):
+        # skorch's pickling saves every tensor with torch.save so that a net
+        # can be loaded on another device; an in-memory copy needs none of it.
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for key, value in self.__dict__.items():
+            if key == "history_":  # one pickle round trip, not a dict walk
+                value = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+            else:
+                value = copy.deepcopy(value, memo)
+            copied.__dict__[key] = value
+        return copied
+
     def _set_training(self, training=True):
         # Switching modes walks every submodule; skip it when nothing changes.
         if self.module_.training != training or self.criterion_.training != training:
@@ -381,10 +413,14 @@ class MLPNet(NeuralNet):
         if not self.alpha:
             return 0.0
         weights = [layer.weight for layer in self.module_.layers]
-        return 0.5 * self.alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
+        return (
+            0.5 * self.alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
+        )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        y, sample_weight = y_true if isinstance(y_true, tuple | list) else (y_true, None)
+        y, sample_weight = (
+            y_true if isinstance(y_true, tuple | list) else (y_true, None)
+        )
         losses = self.criterion_(y_pred, y)
         total = len(losses) if sample_weight is None else sample_weight.sum()
         loss = losses.sum() if sample_weight is None else losses @ sample_weight
@@ -397,7 +433,11 @@ class MLPNet(NeuralNet):
             self._set_training(True)
             X, (y, sample_weight) = batch
             loss, raw = forward_backward(
-                self.module_, X, y, sample_weight, self.criterion_.out_activation,
+                self.module_,
+                X,
+                y,
+                sample_weight,
+                self.criterion_.out_activation,
                 self.alpha,
             )
             step = {"loss": loss, "y_pred": raw}
@@ -445,7 +485,9 @@ class MLPNet(NeuralNet):
         weights = [layer.weight for layer in self.module_.layers]
         sample_weight = target[1] if isinstance(target, tuple | list) else None
         total = len(X) if sample_weight is None else float(sample_weight.sum())
-        torch._foreach_add_([w.grad for w in weights], weights, alpha=self.alpha / total)
+        torch._foreach_add_(
+            [w.grad for w in weights], weights, alpha=self.alpha / total
+        )
 
 
 class SklearnStopping(Callback):

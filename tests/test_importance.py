@@ -223,6 +223,18 @@ def test_compensated_matches_float64_reference(task, activation, batch_size):
     assert all((a >= 0).all() for a in importances)
 
 
+@pytest.mark.parametrize("hidden", [(7,), (6, 5, 4)])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "prelu"])
+def test_compensated_matches_float64_reference_at_any_depth(hidden, activation):
+    # One hidden layer (closed-form sensitivities only) and three (the
+    # Jacobian recursion through two layers).
+    est, X, y = fitted("multiclass", activation, hidden=hidden)
+    importances, compensations = compensated(est, X, y, batch_size=50)
+    ref_importances, ref_compensations = reference_compensated(est, X)
+    assert_layers_close(importances, ref_importances)
+    assert_layers_close(compensations, ref_compensations, shift_scales(est, X))
+
+
 def test_compensated_on_sparse_input_and_sklearn_mlp():
     est, X, y = fitted("multiclass", "tanh")
     dense = compensated(est, X)

@@ -1,8 +1,13 @@
-"""The explicit backward pass of the skorch net against torch's autograd."""
+"""The skorch net: its explicit backward pass against torch's autograd, and
+its copies."""
+
+import copy
+import pickle
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from skprune import MLPClassifier, MLPRegressor
@@ -106,8 +111,13 @@ def test_explicit_and_autograd_training_agree(estimator):
     X = rng.randn(120, 4)
     y = (X[:, 0] > 0).astype(int) if estimator is MLPClassifier else X @ [1, 2, 0, -1]
     params = dict(
-        hidden_layer_sizes=(6,), activation="tanh", alpha=0.01, batch_size=32,
-        max_iter=4, tol=0.0, random_state=0,
+        hidden_layer_sizes=(6,),
+        activation="tanh",
+        alpha=0.01,
+        batch_size=32,
+        max_iter=4,
+        tol=0.0,
+        random_state=0,
     )
     explicit = estimator(callbacks=[("rec", _RecordsLosses())], **params).fit(X, y)
     autograd = estimator(
@@ -126,3 +136,35 @@ def test_explicit_and_autograd_training_agree(estimator):
     np.testing.assert_allclose(explicit.loss_curve_, autograd.loss_curve_, rtol=1e-5)
     for ours, theirs in zip(explicit.coefs_, autograd.coefs_):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.fixture
+def fitted_clf():
+    rng = np.random.RandomState(0)
+    X = rng.randn(90, 4)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    clf = MLPClassifier((5,), max_iter=6, batch_size=30, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    return clf, X, y
+
+
+@pytest.mark.parametrize(
+    "duplicate", [copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))]
+)
+def test_copies_are_independent_and_complete(fitted_clf, duplicate):
+    clf, X, y = fitted_clf
+    twin = duplicate(clf)
+    assert twin.net_.history.to_list() == clf.net_.history.to_list()
+    np.testing.assert_array_equal(twin.predict_proba(X), clf.predict_proba(X))
+    # The copy's optimizer steps the copy's parameters, not the original's.
+    params = twin.net_.optimizer_.param_groups[0]["params"]
+    assert params[0] is twin.net_.module_.layers[0].weight
+    before = [c.copy() for c in clf.coefs_]
+    n_epochs = len(clf.net_.history)
+    twin.partial_fit(X, y)
+    assert len(twin.net_.history) == n_epochs + 1
+    assert len(clf.net_.history) == n_epochs
+    for old, new in zip(before, clf.coefs_):
+        np.testing.assert_array_equal(old, new)
+    assert not np.array_equal(twin.coefs_[0], clf.coefs_[0])

@@ -188,18 +188,23 @@ def output_sensitivities(net: Network, inputs: list, pre: list) -> list[torch.Te
 
     The Jacobian ``J[l]`` of f with respect to ``s^l`` (rows, K, width_l) is
     built by the backward recursion ``J[l] = (J[l+1] @ W[l+1].T) ⊙ σ'(s^l)``
-    from ``J[L-1] = I``, so the output layer has ``G = 1``.
+    from ``J[L-1] = I``, so the output layer has ``G = 1``. The top hidden
+    layer needs no Jacobian: ``J[n, k, i] = W[i, k] σ'(s_i)``, so
+    ``G[n, i] = σ'(s_i)² Σ_k W[i, k]²``; the (rows, K, width) tensor is only
+    built for the layers below it.
     """
     n_rows, n_outputs = inputs[0].shape[0], net.weights[-1].shape[1]
     sensitivities = [torch.ones(n_rows, n_outputs)]
     jacobian = None
     for layer in reversed(range(len(pre))):
         upper = net.weights[layer + 1].T  # (width_{l+1}, width_l)
-        jacobian = (
-            upper.expand(n_rows, -1, -1) if jacobian is None else jacobian @ upper
-        )
         derivative = net.derivative(pre[layer], inputs[layer + 1], layer)
-        jacobian = jacobian * derivative[:, None, :]
+        if jacobian is None:  # the top hidden layer
+            sensitivities.insert(0, derivative.square() * upper.square().sum(0))
+            if layer:
+                jacobian = upper.expand(n_rows, -1, -1) * derivative[:, None, :]
+            continue
+        jacobian = (jacobian @ upper) * derivative[:, None, :]
         sensitivities.insert(0, jacobian.square().sum(1))
     return sensitivities
 
