@@ -183,29 +183,60 @@ class LayerMoments(NamedTuple):
     sum_gu2: np.ndarray
 
 
-def output_sensitivities(net: Network, inputs: list, pre: list) -> list[torch.Tensor]:
+class _Scratch:
+    """Work tensors reused from one row block to the next, by name.
+
+    Allocating the large per-block temporaries once keeps the memory a
+    scorer needs from growing with the number of blocks (glibc would
+    otherwise serve the repeated multi-MiB requests from a fragmenting heap).
+    """
+
+    def __init__(self):
+        self._tensors = {}
+
+    def __call__(self, key, shape) -> torch.Tensor:
+        """An uninitialised float32 tensor of ``shape`` (a view of a reused one)."""
+        tensor = self._tensors.get(key)
+        if tensor is None or tensor.shape[1:] != shape[1:] or len(tensor) < shape[0]:
+            tensor = self._tensors[key] = torch.empty(shape)
+        return tensor[: shape[0]]
+
+
+def output_sensitivities(
+    net: Network, inputs: list, pre: list, scratch: _Scratch | None = None
+) -> list[torch.Tensor]:
     """``G[l][n, i] = Σ_k (∂f_k/∂s_i^l)²`` for every layer, on one row block.
 
     The Jacobian ``J[l]`` of f with respect to ``s^l`` (rows, K, width_l) is
     built by the backward recursion ``J[l] = (J[l+1] @ W[l+1].T) ⊙ σ'(s^l)``
     from ``J[L-1] = I``, so the output layer has ``G = 1``. The top hidden
     layer needs no Jacobian: ``J[n, k, i] = W[i, k] σ'(s_i)``, so
-    ``G[n, i] = σ'(s_i)² Σ_k W[i, k]²``; the (rows, K, width) tensor is only
-    built for the layers below it.
+    ``G[n, i] = σ'(s_i)² Σ_k W[i, k]²``; the (rows, K, width) tensors are only
+    built for the layers below it, in ``scratch`` tensors when given.
     """
+    scratch = scratch or _Scratch()
     n_rows, n_outputs = inputs[0].shape[0], net.weights[-1].shape[1]
     sensitivities = [torch.ones(n_rows, n_outputs)]
     jacobian = None
     for layer in reversed(range(len(pre))):
         upper = net.weights[layer + 1].T  # (width_{l+1}, width_l)
         derivative = net.derivative(pre[layer], inputs[layer + 1], layer)
+        shape = (n_rows, n_outputs, upper.shape[1])
         if jacobian is None:  # the top hidden layer
             sensitivities.insert(0, derivative.square() * upper.square().sum(0))
             if layer:
-                jacobian = upper.expand(n_rows, -1, -1) * derivative[:, None, :]
+                jacobian = torch.mul(
+                    upper.expand(n_rows, -1, -1),
+                    derivative[:, None, :],
+                    out=scratch(("jacobian", layer), shape),
+                )
             continue
-        jacobian = (jacobian @ upper) * derivative[:, None, :]
-        sensitivities.insert(0, jacobian.square().sum(1))
+        jacobian = torch.matmul(
+            jacobian, upper, out=scratch(("jacobian", layer), shape)
+        )
+        jacobian.mul_(derivative[:, None, :])
+        squares = torch.mul(jacobian, jacobian, out=scratch(("squares", layer), shape))
+        sensitivities.insert(0, squares.sum(1))
     return sensitivities
 
 
@@ -261,14 +292,17 @@ def compensated_moments(
     X = _check_rows(X, net)
     centres = sums = None
     n_samples = 0
+    scratch = _Scratch()
     for (x,) in _row_blocks(X, batch_size):
         inputs, pre = forward(net, x)
-        sensitivities = output_sensitivities(net, inputs, pre)
+        sensitivities = output_sensitivities(net, inputs, pre, scratch)
         if centres is None:
             centres = [v.double().mean(0).float() for v in inputs]
             sums = [_zero_moments(W) for W in net.weights]
-        for inp, centre, g, acc in zip(inputs, centres, sensitivities, sums):
-            u = inp - centre
+        for layer, (inp, centre, g, acc) in enumerate(
+            zip(inputs, centres, sensitivities, sums)
+        ):
+            u = torch.sub(inp, centre, out=scratch(("centred", layer), inp.shape))
             acc[0] += g.sum(0, dtype=torch.float64)
             acc[1] += (u.T @ g).double()
             acc[2] += (u.square_().T @ g).double()
