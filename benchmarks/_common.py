@@ -24,14 +24,19 @@ def mnist(n_train, n_test=None, data_home=None):
     )
 
 
-def best_time(fn, repeat=5):
-    """Minimum wall-clock seconds of ``fn()`` over ``repeat`` calls."""
+def timings(fn, repeat=5):
+    """Wall-clock seconds of each of ``repeat`` consecutive calls of ``fn()``."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_time(fn, repeat=5):
+    """Minimum wall-clock seconds of ``fn()`` over ``repeat`` calls."""
+    return min(timings(fn, repeat))
 
 
 def machine():

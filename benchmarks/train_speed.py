@@ -17,11 +17,10 @@ away). Both figures are printed.
 """
 
 import argparse
-import time
 import warnings
 
 import numpy as np
-from _common import machine, mnist
+from _common import machine, mnist, timings
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
@@ -35,16 +34,6 @@ SETTINGS = dict(
     tol=0.0,
     random_state=0,
 )
-
-
-def time_block(fit, n):
-    """Seconds of ``n`` consecutive calls of ``fit``."""
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fit()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main(argv=None):
@@ -69,7 +58,7 @@ def main(argv=None):
     later = {name: [] for name in libraries}
     for _ in range(args.repeat):
         for name, fit in libraries.items():
-            times = time_block(fit, args.block)
+            times = timings(fit, args.block)
             first[name].append(times[0])
             later[name].extend(times[1:])
     ours, theirs = libraries

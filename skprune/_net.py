@@ -223,6 +223,11 @@ class PerSampleLoss(nn.Module):
         return LOSSES[self.out_activation](raw, y)
 
 
+def l2_penalty(weights, alpha):
+    """``0.5 * alpha * sum of squared entries`` of ``weights`` (a 0-d tensor)."""
+    return 0.5 * alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
+
+
 def _loss_and_output_delta(raw, y, out_activation):
     """Per-sample losses and d(loss_i)/d(raw_i), without autograd."""
     if out_activation == "softmax":
@@ -241,17 +246,15 @@ def _loss_and_output_delta(raw, y, out_activation):
     return losses, delta
 
 
-def _activate(z, activation, slope):
-    """A hidden activation as one torch call (``slope``: PReLU's weight)."""
-    if activation == "relu":
-        return torch.relu(z)
-    if activation == "tanh":
-        return torch.tanh(z)
-    if activation == "logistic":
-        return torch.sigmoid(z)
-    if activation == "prelu":
-        return F.prelu(z, slope)
-    return z
+# Hidden activations as functions ``(s, slope) -> σ(s)``; ``slope`` is the
+# PReLU weight (ignored by the others).
+ACTIVATION_FUNCTIONS = {
+    "identity": lambda s, slope: s,
+    "logistic": lambda s, slope: torch.sigmoid(s),
+    "tanh": lambda s, slope: torch.tanh(s),
+    "relu": lambda s, slope: torch.relu(s),
+    "prelu": lambda s, slope: F.prelu(s, slope),
+}
 
 
 def _back_through(delta, activation, output, z, slope):
@@ -286,6 +289,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     ``(loss, raw_output)``.
     """
     kind = module.activation
+    activate = ACTIVATION_FUNCTIONS[kind]
     weights = [layer.weight for layer in module.layers]
     biases = [layer.bias for layer in module.layers]
     slopes = [getattr(activation, "weight", None) for activation in module.activations]
@@ -293,7 +297,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     for weight, bias, slope in zip(weights[:-1], biases[:-1], slopes):
         z = torch.addmm(bias, inputs[-1], weight.t())
         pre_activations.append(z)
-        inputs.append(_activate(z, kind, slope))
+        inputs.append(activate(z, slope))
     raw = torch.addmm(biases[-1], inputs[-1], weights[-1].t())
 
     losses, delta = _loss_and_output_delta(raw, y, out_activation)
@@ -306,8 +310,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
         loss = losses @ sample_weight
         delta.mul_((sample_weight / total).unsqueeze(1))
     if alpha:
-        norms = torch.stack(torch._foreach_norm(weights))
-        loss = loss + 0.5 * alpha * norms.square().sum()
+        loss = loss + l2_penalty(weights, alpha)
     decay = alpha / total
     for i in range(len(weights) - 1, -1, -1):
         weight = weights[i]
@@ -412,10 +415,7 @@ class MLPNet(NeuralNet):
         """
         if not self.alpha:
             return 0.0
-        weights = [layer.weight for layer in self.module_.layers]
-        return (
-            0.5 * self.alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
-        )
+        return l2_penalty([layer.weight for layer in self.module_.layers], self.alpha)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y, sample_weight = (

@@ -21,21 +21,17 @@ import scipy.sparse as sp
 import torch
 from torch.nn import functional as F
 
+from .._net import ACTIVATION_FUNCTIONS
+
 BATCH_SIZE = 2048
 """Default number of rows processed at once."""
 
 PAIRS_PER_BLOCK = 2**15
 """(candidate weight, row) pairs evaluated at once by :func:`nonlinear_importance`."""
 
-# Hidden-layer activations σ(s) and their derivatives σ'(s) (given s and
+# Hidden-layer activations σ(s) (in place where possible; the plain ones are
+# the net's ACTIVATION_FUNCTIONS) and their derivatives σ'(s) (given s and
 # x = σ(s)); ``a`` is the PReLU slope of the layer.
-_ACTIVATIONS = {
-    "identity": lambda s, a: s,
-    "logistic": lambda s, a: torch.sigmoid(s),
-    "tanh": lambda s, a: torch.tanh(s),
-    "relu": lambda s, a: torch.relu(s),
-    "prelu": lambda s, a: F.prelu(s, a),
-}
 _ACTIVATIONS_INPLACE = {
     "identity": lambda s, a: s,
     "logistic": lambda s, a: s.sigmoid_(),
@@ -66,7 +62,7 @@ class Network(NamedTuple):
 
     def act(self, s: torch.Tensor, layer: int) -> torch.Tensor:
         """σ(s) for hidden layer ``layer``."""
-        return _ACTIVATIONS[self.activation](s, self.slopes[layer])
+        return ACTIVATION_FUNCTIONS[self.activation](s, self.slopes[layer])
 
     def act_(self, s: torch.Tensor, layer: int) -> torch.Tensor:
         """σ(s) for hidden layer ``layer``, overwriting ``s`` where possible."""
@@ -84,10 +80,10 @@ def as_network(
     prelu_weights: Sequence | None = None,
 ) -> Network:
     """Check and convert weights, biases and PReLU slopes to a :class:`Network`."""
-    if activation not in _ACTIVATIONS:
+    if activation not in ACTIVATION_FUNCTIONS:
         raise ValueError(
             f"Unknown activation {activation!r}; expected one of "
-            f"{', '.join(map(repr, _ACTIVATIONS))}."
+            f"{', '.join(map(repr, ACTIVATION_FUNCTIONS))}."
         )
     if len(coefs) != len(intercepts) or not len(coefs):
         raise ValueError(
