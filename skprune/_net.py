@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 import math
 import pickle
 
@@ -106,11 +107,15 @@ class MLPModule(nn.Module):
     @torch.no_grad()
     def apply_masks_(self):
         """Set every pruned weight to exactly 0.0."""
-        if not self._buffers:  # unpruned: nothing to do (hot path)
+        buffers = self._buffers
+        if not buffers:  # unpruned: nothing to do (hot path)
             return
-        for layer, mask in zip(self.layers, self.masks()):
+        # Runs after every optimizer step: the dicts are read directly, not
+        # through nn.Module's attribute lookup.
+        for i, layer in enumerate(self._modules["layers"]):
+            mask = buffers.get(f"mask_{i}")
             if mask is not None:
-                layer.weight.masked_fill_(~mask, 0.0)
+                layer._parameters["weight"].masked_fill_(~mask, 0.0)
 
 
 def _take(tensor, index):
@@ -339,6 +344,85 @@ def fused_adam_supported(device: str) -> bool:
     return True
 
 
+_CPU_TORCH_STATE = "__skprune_cpu_torch_state__"
+
+
+def _on_cpu(device):
+    """Whether a net with this ``device`` setting keeps its tensors on the CPU."""
+    return device is None or torch.device(device).type == "cpu"
+
+
+class _StoragePickler(pickle.Pickler):
+    """Pickles each CPU tensor storage once, as its raw bytes and dtype.
+
+    This is what ``torch.save`` does inside its archive, without an archive
+    per storage. Storages on other devices are pickled the usual way.
+    """
+
+    def __init__(self, file):
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self._index = {}
+
+    def persistent_id(self, obj):
+        if not isinstance(obj, torch.storage.TypedStorage):
+            return None
+        untyped = obj._untyped_storage
+        if untyped.device.type != "cpu":
+            return None
+        key = untyped._cdata
+        if key in self._index:  # shared by several tensors: saved once
+            return ("storage", self._index[key], obj.dtype, None)
+        self._index[key] = index = len(self._index)
+        raw = torch.empty(0, dtype=torch.uint8).set_(untyped).numpy().tobytes()
+        return ("storage", index, obj.dtype, raw)
+
+
+class _StorageUnpickler(pickle.Unpickler):
+    """Loads what :class:`_StoragePickler` wrote, every tensor on the CPU.
+
+    Raw storage bytes are copied into fresh storages (no code is run); a
+    storage pickled the usual way (it was on another device) goes through
+    ``torch.load(weights_only=True)`` onto the CPU, as skorch loads it.
+    """
+
+    def __init__(self, file):
+        super().__init__(file)
+        self._storages = {}
+
+    def persistent_load(self, pid):
+        kind, index, dtype, raw = pid
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
+        if raw is not None:
+            self._storages[index] = (
+                torch.frombuffer(bytearray(raw), dtype=torch.uint8).untyped_storage()
+                if raw
+                else torch.UntypedStorage(0)
+            )
+        return torch.storage.TypedStorage(
+            wrap_storage=self._storages[index], dtype=dtype, _internal=True
+        )
+
+    def find_class(self, module, name):
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return _load_storage_on_cpu
+        return super().find_class(module, name)
+
+
+def _load_storage_on_cpu(data):
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _dump_cpu_storages(obj):
+    buffer = io.BytesIO()
+    _StoragePickler(buffer).dump(obj)
+    return buffer.getvalue()
+
+
+def _load_cpu_storages(data):
+    return _StorageUnpickler(io.BytesIO(data)).load()
+
+
 class MLPNet(NeuralNet):
     """The skorch net behind :class:`skprune.MLPClassifier` / ``MLPRegressor``.
 
@@ -376,7 +460,20 @@ class MLPNet(NeuralNet):
         # The history holds a dict per batch: pickled as one bytes object it
         # is loaded, deep-copied and hashed (joblib's Memory, workers of a
         # parallel search) without walking thousands of small objects.
-        state = super().__getstate__()
+        if _on_cpu(self.device):
+            # skorch saves every tensor storage with its own torch.save (so
+            # that a CUDA net loads on a machine without CUDA); a CPU net's
+            # storages are kept as raw bytes instead, about 8x faster to load.
+            state = self.__dict__.copy()
+            torch_state = {
+                key: state.pop(key)
+                for key in list(state)
+                if isinstance(key, str)
+                and key.startswith(tuple(self.cuda_dependent_attributes_))
+            }
+            state[_CPU_TORCH_STATE] = _dump_cpu_storages(torch_state)
+        else:
+            state = super().__getstate__()
         history = state.pop("history_", None)
         if history is not None:
             state["__packed_history__"] = pickle.dumps(history, pickle.HIGHEST_PROTOCOL)
@@ -386,7 +483,11 @@ class MLPNet(NeuralNet):
         packed = state.pop("__packed_history__", None)
         if packed is not None:
             state["history_"] = pickle.loads(packed)
-        super().__setstate__(state)
+        if _CPU_TORCH_STATE in state:
+            state.update(_load_cpu_storages(state.pop(_CPU_TORCH_STATE)))
+            self.__dict__.update(state)
+        else:
+            super().__setstate__(state)
 
     def __deepcopy__(self, memo):
         # skorch's pickling saves every tensor with torch.save so that a net

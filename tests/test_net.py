@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from skprune import MLPClassifier, MLPRegressor
 from skprune._net import (
     ACTIVATIONS,
     MLPModule,
+    MLPNet,
     PerSampleLoss,
+    _dump_cpu_storages,
+    _load_cpu_storages,
     forward_backward,
 )
 
@@ -168,3 +172,41 @@ def test_copies_are_independent_and_complete(fitted_clf, duplicate):
     for old, new in zip(before, clf.coefs_):
         np.testing.assert_array_equal(old, new)
     assert not np.array_equal(twin.coefs_[0], clf.coefs_[0])
+
+
+def test_cpu_storages_round_trip_with_dtypes_views_and_sharing():
+    base = torch.arange(12, dtype=torch.float64).reshape(3, 4)
+    state = {
+        "base": base,
+        "view": base[1:, ::2],  # offset and strides into base's storage
+        "param": torch.nn.Parameter(torch.randn(2, 3)),
+        "half": torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
+        "flags": torch.tensor([True, False, True]),
+        "ints": torch.tensor([3, -7], dtype=torch.int64),
+        "empty": torch.empty(0, 5),
+        "scalar": torch.tensor(4.0),
+    }
+    loaded = _load_cpu_storages(_dump_cpu_storages(state))
+    assert loaded.keys() == state.keys()
+    for key, tensor in state.items():
+        assert loaded[key].dtype == tensor.dtype, key
+        assert loaded[key].shape == tensor.shape, key
+        assert loaded[key].stride() == tensor.stride(), key
+        assert torch.equal(loaded[key], tensor), key
+    assert isinstance(loaded["param"], torch.nn.Parameter)
+    # The view still shares the base's storage (saved once), and the copy
+    # shares nothing with the original.
+    loaded["base"][2, 0] = -1.0
+    assert loaded["view"][1, 0] == -1.0
+    assert base[2, 0] == 8.0
+
+
+def test_nets_pickled_in_skorchs_format_still_load(fitted_clf):
+    clf, X, _ = fitted_clf
+    state = NeuralNet.__getstate__(clf.net_)  # every storage torch.save'd
+    assert b"_load_from_bytes" in state["__cuda_dependent_attributes__"]
+    net = MLPNet.__new__(MLPNet)
+    net.__setstate__(state)
+    twin = copy.copy(clf)
+    twin.net_ = net
+    np.testing.assert_array_equal(twin.predict_proba(X), clf.predict_proba(X))
