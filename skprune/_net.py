@@ -18,6 +18,7 @@ import functools
 import io
 import math
 import pickle
+import sys
 
 import numpy as np
 import torch
@@ -416,10 +417,18 @@ def _load_storage_on_cpu(data):
 def _dump_cpu_storages(obj):
     buffer = io.BytesIO()
     _StoragePickler(buffer).dump(obj)
-    return buffer.getvalue()
+    return sys.byteorder, buffer.getvalue()
 
 
-def _load_cpu_storages(data):
+def _load_cpu_storages(packed):
+    byteorder, data = packed
+    if byteorder != sys.byteorder:
+        raise pickle.UnpicklingError(
+            f"This net's tensors were pickled on a {byteorder}-endian machine and "
+            f"cannot be loaded on this {sys.byteorder}-endian one; move the net to "
+            "the target machine's byte order with torch.save / torch.load of "
+            "net_.module_.state_dict() instead."
+        )
     return _StorageUnpickler(io.BytesIO(data)).load()
 
 

@@ -210,3 +210,10 @@ def test_nets_pickled_in_skorchs_format_still_load(fitted_clf):
     twin = copy.copy(clf)
     twin.net_ = net
     np.testing.assert_array_equal(twin.predict_proba(X), clf.predict_proba(X))
+
+
+def test_storages_pickled_with_another_byte_order_are_refused():
+    byteorder, data = _dump_cpu_storages({"w": torch.ones(3)})
+    other = "big" if byteorder == "little" else "little"
+    with pytest.raises(pickle.UnpicklingError, match=f"pickled on a {other}-endian"):
+        _load_cpu_storages((other, data))
