@@ -53,8 +53,8 @@ def component_seconds(X, y, repeat):
     dense net loaded); then a dense fit on all rows, as in the refit.
     """
     train, _ = next(StratifiedKFold(3).split(X, y))
-    parts = {"dense fit, fold": [], "dense fit, all rows": [], "cache hit": []}
-    parts.update({"scoring": [], "fine-tuning": [], "candidate, cache hit": []})
+    names = ("dense fit, fold", "dense fit, all rows", "cache hit", "scoring")
+    parts = {name: [] for name in (*names, "fine-tuning", "candidate, cache hit")}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cache:
             pruner = CompensatedPruner(MLPClassifier(random_state=0), memory=cache)

@@ -499,8 +499,8 @@ class MLPNet(NeuralNet):
             super().__setstate__(state)
 
     def __deepcopy__(self, memo):
-        # skorch's pickling saves every tensor with torch.save so that a net
-        # can be loaded on another device; an in-memory copy needs none of it.
+        # Without this, deepcopy would go through __getstate__ and serialise
+        # the torch state; copying each attribute in memory is cheaper.
         copied = type(self).__new__(type(self))
         memo[id(self)] = copied
         for key, value in self.__dict__.items():
