@@ -35,16 +35,12 @@ from sklearn.utils.validation import (
 )
 from skorch.helper import predefined_split
 
-from ._net import (
-    ACTIVATIONS,
-    BatchIterator,
-    MLPModule,
-    MLPNet,
-    PerSampleLoss,
-    SklearnStopping,
-    TensorData,
-    fused_adam_supported,
-)
+from ._torch.activations import ACTIVATIONS
+from ._torch.data import BatchIterator, TensorData
+from ._torch.losses import PerSampleLoss
+from ._torch.module import MLPModule
+from ._torch.net import MLPNet, SklearnStopping, fused_adam_supported
+from ._validation import numeric_input
 
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
 PREDICT_BATCH_SIZE = 4096
@@ -63,33 +59,6 @@ def _as_layer_sizes(hidden_layer_sizes):
             f"per hidden layer); got {hidden_layer_sizes!r}."
         )
     return tuple(int(s) for s in sizes)
-
-
-def _non_numeric_columns(X) -> str:
-    """Names and dtypes of the non-numeric columns of a DataFrame ("" otherwise)."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
-        return ""
-    bad = {
-        str(name): str(dtype)
-        for name, dtype in dtypes.items()
-        if getattr(dtype, "kind", "O") not in "biuf"
-    }
-    return f"columns {list(bad)} have dtypes {list(bad.values())}; " if bad else ""
-
-
-@contextmanager
-def _numeric_input(X):
-    """Re-raise numpy's "could not convert string to float" saying what is expected."""
-    try:
-        yield
-    except ValueError as error:
-        if "could not convert" not in str(error):
-            raise
-        raise ValueError(
-            "Expected numeric input (numbers convertible to float64); got "
-            f"non-numeric values: {_non_numeric_columns(X)}{error}"
-        ) from error
 
 
 def _check_non_negative(sample_weight):
@@ -257,7 +226,7 @@ class _BaseMLP(BaseEstimator):
 
     def _build_net(self, n_features, n_samples, stopping, valid_data):
         seed = self._random_state.randint(np.iinfo(np.int32).max)
-        layer_units = (n_features, *self._layer_sizes, self.n_outputs_)
+        layer_units = (n_features, *self.hidden_layer_sizes_, self.n_outputs_)
         optimizer_kwargs = {
             "optimizer__betas": (self.beta_1, self.beta_2),
             "optimizer__eps": self.epsilon,
@@ -364,7 +333,7 @@ class _BaseMLP(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
             _check_non_negative(sample_weight)
         if first:
-            self._layer_sizes = _as_layer_sizes(self.hidden_layer_sizes)
+            self.hidden_layer_sizes_ = _as_layer_sizes(self.hidden_layer_sizes)
             self._random_state = check_random_state(self.random_state)
             self._initialize_outputs(y)
         train, valid = self._split(X, y_raw, y, sample_weight)
@@ -382,25 +351,136 @@ class _BaseMLP(BaseEstimator):
         """Set up what the first call to ``partial_fit`` needs (classifier labels)."""
         return None
 
-    def _fine_tune(self, X, y, *, epochs, sample_weight=None):
-        """Train ``epochs`` more epochs with a fresh optimizer, masks held."""
+    # ------------------------------------------------- the pruning contract
+
+    def fine_tune(self, X, y, *, epochs, sample_weight=None):
+        """Train ``epochs`` more epochs with a fresh optimizer, masks held.
+
+        The fitted network continues from its current weights (labels and
+        output layer unchanged); pruned weights stay exactly 0.0. No
+        ``ConvergenceWarning`` is raised for stopping after ``epochs``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets, as passed to ``fit``.
+        epochs : int
+            Number of epochs (the stopping rule may stop earlier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in the loss.
+
+        Returns
+        -------
+        self
+            The fine-tuned estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skprune import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+        >>> clf.fine_tune(X, y, epochs=3).n_iter_
+        3
+        """
         self.net_.initialize_optimizer()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return self._fit(X, y, sample_weight, epochs=epochs, keep=True)
 
-    def _set_masks(self, masks):
+    def set_masks(self, masks):
         """Hold ``masks`` (bool, shaped like ``coefs_``; True = kept) from now on.
 
         Masked weights are set to 0.0 now and after every optimizer step of
-        any later training (``partial_fit``, ``warm_start``, skorch's own
-        ``net_.partial_fit``). ``None`` removes the masks.
+        any later training (``fine_tune``, ``partial_fit``, ``warm_start``,
+        skorch's own ``net_.partial_fit``); :attr:`masks_` returns them.
+
+        Parameters
+        ----------
+        masks : list of array-like of bool, or None
+            One mask per layer, shaped like ``coefs_[l]``; None removes the
+            masks.
+
+        Returns
+        -------
+        self
+            The estimator, its pruned weights now 0.0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from skprune import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+        >>> masks = [np.abs(c) > 0.1 for c in clf.coefs_]
+        >>> clf = clf.set_masks(masks)
+        >>> bool((clf.coefs_[0][~masks[0]] == 0).all())
+        True
         """
         module = self._module()
         if masks is None:
             module.set_masks([None] * len(module.layers))
-            return
+            return self
         module.set_masks([torch.as_tensor(np.asarray(m, dtype=bool).T) for m in masks])
+        return self
+
+    def encode_targets(self, X, y):
+        """``X`` validated and ``y`` encoded as the training loss takes them.
+
+        Used by scorers that differentiate the loss. Classifiers give class
+        indices (int64) for a multiclass target and a 0/1 float32 indicator
+        matrix otherwise; regressors give float32 of shape
+        ``(n_samples, n_outputs)``. Labels the estimator was not fitted on
+        raise a ``ValueError``. The estimator is not changed.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Input rows (sparse input stays sparse).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets, as passed to ``fit``.
+
+        Returns
+        -------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            The validated input, float64 or float32.
+        y_encoded : ndarray
+            The targets as :attr:`loss_function_` takes them.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skprune import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+        >>> _, encoded = clf.encode_targets(X[:3], y[:3])
+        >>> encoded.dtype.name, encoded.shape
+        ('int64', (3,))
+        """
+        check_is_fitted(self)
+        X, _, encoded = self._validate_input(X, y, incremental=True, reset=False)
+        return X, encoded
+
+    @property
+    def loss_function_(self):
+        """The per-sample data loss, ``loss(raw, y_encoded) -> (n_samples,)``.
+
+        A torch callable of the raw output (logits for classifiers) and the
+        targets from :meth:`encode_targets`: log-loss for a classifier, half
+        squared error (mean over outputs) for a regressor, without the
+        ``alpha`` penalty. It is the fitted net's criterion (``net_.criterion_``).
+        """
+        check_is_fitted(self)
+        return self.net_.criterion_
+
+    def __setstate__(self, state):
+        # Releases up to 0.1.0 kept the fitted widths under a private name.
+        if "_layer_sizes" in state:
+            state["hidden_layer_sizes_"] = state.pop("_layer_sizes")
+        super().__setstate__(state)
 
     @property
     def masks_(self):
@@ -474,7 +554,7 @@ class _BaseMLP(BaseEstimator):
     def _raw_output(self, X):
         """The network's raw output (logits for classifiers) as float64."""
         check_is_fitted(self)
-        with _numeric_input(X):
+        with numeric_input(X):
             X = validate_data(
                 self,
                 X,
@@ -606,6 +686,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Input column names, when X had string column names.
+    hidden_layer_sizes_ : tuple of int
+        The fitted hidden widths (``hidden_layer_sizes`` as validated).
+    masks_ : list of ndarray of bool or None
+        Pruning masks shaped like ``coefs_`` (True = kept) from
+        :meth:`set_masks`, or None when unpruned.
+    loss_function_ : callable
+        The per-sample data loss of the raw output (see :meth:`encode_targets`).
     net_ : MLPNet
         The fitted skorch net (history, callbacks, ``module_``).
 
@@ -638,13 +725,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _initialize_outputs(self, y):
         multiclass = self._label_binarizer.y_type_ == "multiclass"
         self.n_outputs_ = len(self.classes_) if multiclass else y.shape[1]
-        self.n_layers_ = len(self._layer_sizes) + 2
+        self.n_layers_ = len(self.hidden_layer_sizes_) + 2
         self.out_activation_ = (
             "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
         )
 
     def _validate_input(self, X, y, incremental, reset):
-        with _numeric_input(X):
+        with numeric_input(X):
             X, y = validate_data(
                 self,
                 X,
@@ -776,7 +863,7 @@ n_iter_no_change, device, callbacks, net_params
     ----------
     coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
 best_validation_score_, t_, n_iter_, n_layers_, n_outputs_, n_features_in_, \
-feature_names_in_, net_
+feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
         As in :class:`MLPClassifier`.
     out_activation_ : str
         Always ``"identity"``.
@@ -798,11 +885,11 @@ feature_names_in_, net_
 
     def _initialize_outputs(self, y):
         self.n_outputs_ = y.shape[1]
-        self.n_layers_ = len(self._layer_sizes) + 2
+        self.n_layers_ = len(self.hidden_layer_sizes_) + 2
         self.out_activation_ = "identity"
 
     def _validate_input(self, X, y, incremental, reset):
-        with _numeric_input(X):
+        with numeric_input(X):
             X, y = validate_data(
                 self,
                 X,

@@ -26,7 +26,8 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from ._mlp import MLPClassifier, _BaseMLP, _numeric_input
+from ._mlp import MLPClassifier
+from ._validation import numeric_input
 from .importance import METHODS, check_scorer_output, get_scorer
 
 
@@ -35,11 +36,15 @@ def _fit_dense(estimator, X, y, fit_params):
     return estimator.fit(X, y, **fit_params)
 
 
+PRUNING_CONTRACT = ("set_masks", "fine_tune", "encode_targets", "hidden_layer_sizes")
+"""What the pruner needs of an MLP besides scikit-learn's fitted attributes."""
+
+
 def _unwrap(estimator):
     """The MLP inside ``estimator`` and whether it is frozen (already fitted)."""
     frozen = isinstance(estimator, FrozenEstimator)
     mlp = estimator.estimator if frozen else estimator
-    if not isinstance(mlp, _BaseMLP):
+    if not all(hasattr(mlp, name) for name in PRUNING_CONTRACT):
         raise TypeError(
             "CompensatedPruner needs a skprune MLPClassifier or MLPRegressor as "
             "`estimator` (or a FrozenEstimator wrapping a fitted one); got "
@@ -274,7 +279,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
                 "instead."
             )
         mlp, frozen = _unwrap(self.estimator)
-        with _numeric_input(X):
+        with numeric_input(X):
             X, y = validate_data(
                 self,
                 X,
@@ -302,7 +307,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimator_ = self._pruned_copy(masks, compensations)
         with self._timer("fine_tuning"):
             if self.fine_tune_epochs:
-                self.estimator_._fine_tune(
+                self.estimator_.fine_tune(
                     X, y, epochs=self.fine_tune_epochs, **mlp_params
                 )
         self.n_weights_ = int(sum(m.size for m in masks))
@@ -337,12 +342,12 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         pruned.intercepts_ = compensated_intercepts(
             pruned.intercepts_, compensations, masks
         )
-        pruned._set_masks(masks)
+        pruned.set_masks(masks)
         return pruned
 
     def _fit_fully_connected(self, mlp, X, y, fit_params):
         dense = self.dense_estimator_
-        units = (dense.n_features_in_, *dense._layer_sizes, dense.n_outputs_)
+        units = (dense.n_features_in_, *dense.hidden_layer_sizes_, dense.n_outputs_)
         self.n_weights_ = n_weights_of(units)
         target = self.n_weights_ - int(round(self.prune_ratio * self.n_weights_))
         widths = shrunk_widths(units, target)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -527,3 +529,12 @@ def test_check_scorer_output_errors():
         check_scorer_output(negative, est)
     with pytest.raises(ValueError, match=re.escape("Expected compensations as a list")):
         check_scorer_output((good, "nope"), est)
+
+
+def test_importance_math_does_not_import_skorch():
+    code = (
+        "import sys, skprune.importance\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'skorch')\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

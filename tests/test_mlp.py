@@ -10,6 +10,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
@@ -379,3 +380,27 @@ def test_no_warnings_on_clean_fit(small):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MLPClassifier((8,), max_iter=500, tol=1e-2, random_state=0).fit(X, y)
+
+
+def test_pruning_contract(small):
+    """set_masks, fine_tune, hidden_layer_sizes_, encode_targets, loss_function_."""
+    X, y = small
+    labels = np.array(["no", "yes"])[y]
+    clf = MLPClassifier((8, 4), max_iter=20, random_state=0).fit(X, labels)
+    assert clf.hidden_layer_sizes_ == (8, 4)
+    masks = [np.abs(c) > np.median(np.abs(c)) for c in clf.coefs_]
+    assert clf.set_masks(masks) is clf
+    assert clf.fine_tune(X, labels, epochs=3) is clf and clf.n_iter_ == 3
+    for coef, mask, held in zip(clf.coefs_, masks, clf.masks_):
+        np.testing.assert_array_equal(held, mask)
+        assert (coef[~mask] == 0.0).all()
+    X_checked, encoded = clf.encode_targets(X, labels)
+    np.testing.assert_array_equal(encoded, y.reshape(-1, 1).astype(np.float32))
+    with torch.no_grad():
+        raw = clf.net_.module_(torch.as_tensor(X_checked, dtype=torch.float32))
+        losses = clf.loss_function_(raw, torch.as_tensor(encoded))
+    expected = log_loss(labels, clf.predict_proba(X))
+    assert losses.mean().item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match=re.escape("`y` has classes not in")):
+        clf.encode_targets(X[:2], ["no", "maybe"])
+    assert clf.set_masks(None).masks_ is None

@@ -12,15 +12,12 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from skprune import MLPClassifier, MLPRegressor
-from skprune._net import (
-    ACTIVATIONS,
-    MLPModule,
-    MLPNet,
-    PerSampleLoss,
-    _dump_cpu_storages,
-    _load_cpu_storages,
-    forward_backward,
-)
+from skprune._torch.activations import ACTIVATIONS
+from skprune._torch.data import BatchIterator
+from skprune._torch.losses import PerSampleLoss, forward_backward
+from skprune._torch.module import MLPModule
+from skprune._torch.net import MLPNet, SklearnStopping
+from skprune._torch.serialization import dump_cpu_storages, load_cpu_storages
 
 OUT_ACTIVATIONS = ("softmax", "logistic", "identity")
 
@@ -186,7 +183,7 @@ def test_cpu_storages_round_trip_with_dtypes_views_and_sharing():
         "empty": torch.empty(0, 5),
         "scalar": torch.tensor(4.0),
     }
-    loaded = _load_cpu_storages(_dump_cpu_storages(state))
+    loaded = load_cpu_storages(dump_cpu_storages(state))
     assert loaded.keys() == state.keys()
     for key, tensor in state.items():
         assert loaded[key].dtype == tensor.dtype, key
@@ -213,7 +210,31 @@ def test_nets_pickled_in_skorchs_format_still_load(fitted_clf):
 
 
 def test_storages_pickled_with_another_byte_order_are_refused():
-    byteorder, data = _dump_cpu_storages({"w": torch.ones(3)})
+    byteorder, data = dump_cpu_storages({"w": torch.ones(3)})
     other = "big" if byteorder == "little" else "little"
     with pytest.raises(pickle.UnpicklingError, match=f"pickled on a {other}-endian"):
-        _load_cpu_storages((other, data))
+        load_cpu_storages((other, data))
+
+
+def test_models_pickled_by_the_previous_release_still_load(fitted_clf, monkeypatch):
+    """Its pickles name the net's classes by ``skprune._net`` and keep the
+    fitted widths under the private name ``_layer_sizes``."""
+    clf, X, _ = fitted_clf
+    for cls in (MLPNet, MLPModule, PerSampleLoss, BatchIterator, SklearnStopping):
+        monkeypatch.setattr(cls, "__module__", "skprune._net")
+    getstate = type(clf).__getstate__
+
+    def old_state(self):
+        state = dict(getstate(self))
+        state["_layer_sizes"] = state.pop("hidden_layer_sizes_")
+        return state
+
+    monkeypatch.setattr(type(clf), "__getstate__", old_state)
+    payload = pickle.dumps(clf)
+    monkeypatch.undo()
+    assert b"skprune._net" in payload and b"skprune._torch" not in payload
+    assert b"hidden_layer_sizes_" not in payload
+    loaded = pickle.loads(payload)
+    assert type(loaded.net_) is MLPNet
+    assert loaded.hidden_layer_sizes_ == clf.hidden_layer_sizes_ == (5,)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))

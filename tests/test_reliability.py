@@ -647,7 +647,7 @@ PRUNER_FAILURES = {
     "scoring": (None, {"method": _raise}, {}, INJECTED),
     "masks": ("prune_masks", {}, {}, INJECTED),
     "compensation": ("compensated_intercepts", {}, {}, INJECTED),
-    "fine-tuning": ("_fine_tune", {"fine_tune_epochs": 1}, {}, INJECTED),
+    "fine-tuning": ("fine_tune", {"fine_tune_epochs": 1}, {}, INJECTED),
     "fully-connected": ("shrunk_widths", {"method": "fully_connected"}, {}, INJECTED),
 }
 
@@ -660,7 +660,7 @@ def test_failed_fit_leaves_fitted_pruner_unchanged(failure, monkeypatch):
     coefs = [c.copy() for c in model.estimator_.coefs_]
     proba = model.predict_proba(X)
     if target is not None:
-        owner = _BaseMLP if target == "_fine_tune" else skprune._pruner
+        owner = _BaseMLP if target == "fine_tune" else skprune._pruner
         monkeypatch.setattr(owner, target, _raise)
     model.set_params(**params)
     fit_args = dict(fit_args)

@@ -19,33 +19,14 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch.nn import functional as F
 
-from .._net import ACTIVATION_FUNCTIONS
+from .._torch.activations import ACTIVATIONS, get_activation
 
 BATCH_SIZE = 2048
 """Default number of rows processed at once."""
 
 PAIRS_PER_BLOCK = 2**15
 """(candidate weight, row) pairs evaluated at once by :func:`nonlinear_importance`."""
-
-# Hidden-layer activations σ(s) (in place where possible; the plain ones are
-# the net's ACTIVATION_FUNCTIONS) and their derivatives σ'(s) (given s and
-# x = σ(s)); ``a`` is the PReLU slope of the layer.
-_ACTIVATIONS_INPLACE = {
-    "identity": lambda s, a: s,
-    "logistic": lambda s, a: s.sigmoid_(),
-    "tanh": lambda s, a: s.tanh_(),
-    "relu": lambda s, a: s.clamp_min_(0),
-    "prelu": lambda s, a: F.prelu(s, a),
-}
-_DERIVATIVES = {
-    "identity": lambda s, x, a: torch.ones_like(s),
-    "logistic": lambda s, x, a: x * (1 - x),
-    "tanh": lambda s, x, a: 1 - x * x,
-    "relu": lambda s, x, a: (s > 0).to(s.dtype),
-    "prelu": lambda s, x, a: torch.where(s > 0, 1.0, a).to(s.dtype),
-}
 
 
 class Network(NamedTuple):
@@ -62,15 +43,15 @@ class Network(NamedTuple):
 
     def act(self, s: torch.Tensor, layer: int) -> torch.Tensor:
         """σ(s) for hidden layer ``layer``."""
-        return ACTIVATION_FUNCTIONS[self.activation](s, self.slopes[layer])
+        return ACTIVATIONS[self.activation].function(s, self.slopes[layer])
 
     def act_(self, s: torch.Tensor, layer: int) -> torch.Tensor:
         """σ(s) for hidden layer ``layer``, overwriting ``s`` where possible."""
-        return _ACTIVATIONS_INPLACE[self.activation](s, self.slopes[layer])
+        return ACTIVATIONS[self.activation].function_(s, self.slopes[layer])
 
     def derivative(self, s: torch.Tensor, x: torch.Tensor, layer: int) -> torch.Tensor:
         """σ'(s) for hidden layer ``layer``, with ``x = σ(s)``."""
-        return _DERIVATIVES[self.activation](s, x, self.slopes[layer])
+        return ACTIVATIONS[self.activation].derivative(s, x, self.slopes[layer])
 
 
 def as_network(
@@ -80,11 +61,7 @@ def as_network(
     prelu_weights: Sequence | None = None,
 ) -> Network:
     """Check and convert weights, biases and PReLU slopes to a :class:`Network`."""
-    if activation not in ACTIVATION_FUNCTIONS:
-        raise ValueError(
-            f"Unknown activation {activation!r}; expected one of "
-            f"{', '.join(map(repr, ACTIVATION_FUNCTIONS))}."
-        )
+    get_activation(activation)  # raises for an unknown name
     if len(coefs) != len(intercepts) or not len(coefs):
         raise ValueError(
             "Expected one array of intercepts per array of coefs (at least one "

@@ -56,8 +56,7 @@ def _check_X_y(estimator, X, y):
             "This scorer needs the targets y (it differentiates the training "
             "loss); got y=None."
         )
-    X, _, encoded = estimator._validate_input(X, y, incremental=True, reset=False)
-    return X, encoded
+    return estimator.encode_targets(X, y)
 
 
 def compensated(
@@ -195,7 +194,7 @@ def gradient_magnitude(
 ) -> list[np.ndarray]:
     """First-order change of the training loss: ``I_ij = |w_ij · ∂L/∂w_ij|``.
 
-    L is the estimator's data loss (``net_.criterion_``: log-loss for a
+    L is the estimator's data loss (``loss_function_``: log-loss for a
     classifier, half squared error for a regressor) averaged over the rows
     of X, without the ``alpha`` L2 penalty and unweighted.
 
@@ -230,7 +229,7 @@ def gradient_magnitude(
     params = _network_params(estimator)
     X, y = _check_X_y(estimator, X, y)
     gradients = loss_gradients(
-        **params, X=X, y=y, loss=estimator.net_.criterion_, batch_size=batch_size
+        **params, X=X, y=y, loss=estimator.loss_function_, batch_size=batch_size
     )
     return [
         np.abs(np.asarray(w, dtype=np.float64) * g)

@@ -1,0 +1,113 @@
+"""Per-sample losses and the explicit backward pass of skprune's module."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .activations import ACTIVATIONS
+
+
+def softmax_cross_entropy(raw, y):
+    """Per-sample multiclass log-loss from logits and class indices."""
+    return F.cross_entropy(raw, y, reduction="none")
+
+
+def binary_cross_entropy(raw, y):
+    """Per-sample log-loss summed over independent binary outputs."""
+    return F.binary_cross_entropy_with_logits(raw, y, reduction="none").sum(dim=1)
+
+
+def half_squared_error(raw, y):
+    """Per-sample half squared error averaged over outputs."""
+    return 0.5 * (raw - y).pow(2).mean(dim=1)
+
+
+LOSSES = {
+    "softmax": softmax_cross_entropy,
+    "logistic": binary_cross_entropy,
+    "identity": half_squared_error,
+}
+
+
+class PerSampleLoss(nn.Module):
+    """Criterion returning one loss per sample (selected by output activation)."""
+
+    def __init__(self, out_activation="identity"):
+        super().__init__()
+        self.out_activation = out_activation
+
+    def forward(self, raw, y):
+        return LOSSES[self.out_activation](raw, y)
+
+
+def l2_penalty(weights, alpha):
+    """``0.5 * alpha * sum of squared entries`` of ``weights`` (a 0-d tensor)."""
+    return 0.5 * alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
+
+
+def loss_and_output_delta(raw, y, out_activation):
+    """Per-sample losses and d(loss_i)/d(raw_i), without autograd."""
+    if out_activation == "softmax":
+        log_proba = torch.log_softmax(raw, dim=1)
+        index = y.unsqueeze(1)
+        losses = log_proba.gather(1, index).squeeze(1).neg_()
+        delta = log_proba.exp_()
+        delta.scatter_add_(1, index, torch.full_like(index, -1, dtype=delta.dtype))
+    elif out_activation == "logistic":
+        losses = binary_cross_entropy(raw, y)
+        delta = torch.sigmoid(raw).sub_(y)
+    else:
+        delta = raw - y
+        losses = delta.square().mean(dim=1).mul_(0.5)
+        delta.div_(raw.shape[1])
+    return losses, delta
+
+
+@torch.no_grad()
+def forward_backward(module, X, y, sample_weight, out_activation, alpha):
+    """Loss of one batch and its gradients, written to each parameter's ``.grad``.
+
+    The loss is scikit-learn's: ``(sum_i w_i loss_i + 0.5 * alpha * ||W||^2)
+    / sum_i w_i``. The backward pass is written out layer by layer (as
+    scikit-learn's own MLP does), which for these small dense nets is much
+    cheaper than recording and replaying an autograd graph; the L2 term's
+    gradient is folded into each weight gradient's matrix product. Returns
+    ``(loss, raw_output)``.
+    """
+    activation = ACTIVATIONS[module.activation]
+    weights = [layer.weight for layer in module.layers]
+    biases = [layer.bias for layer in module.layers]
+    slopes = [getattr(act, "weight", None) for act in module.activations]
+    inputs, pre_activations = [X], []
+    for weight, bias, slope in zip(weights[:-1], biases[:-1], slopes):
+        z = torch.addmm(bias, inputs[-1], weight.t())
+        pre_activations.append(z)
+        inputs.append(activation.function(z, slope))
+    raw = torch.addmm(biases[-1], inputs[-1], weights[-1].t())
+
+    losses, delta = loss_and_output_delta(raw, y, out_activation)
+    if sample_weight is None:
+        total = len(X)
+        loss = losses.sum()
+        delta.div_(total)
+    else:
+        total = float(sample_weight.sum())
+        loss = losses @ sample_weight
+        delta.mul_((sample_weight / total).unsqueeze(1))
+    if alpha:
+        loss = loss + l2_penalty(weights, alpha)
+    decay = alpha / total
+    for i in range(len(weights) - 1, -1, -1):
+        weight = weights[i]
+        weight.grad = torch.addmm(weight, delta.t(), inputs[i], beta=decay)
+        biases[i].grad = delta.sum(dim=0)
+        if i:
+            slope = slopes[i - 1]
+            delta, slope_grad = activation.backward(
+                delta @ weight, inputs[i], pre_activations[i - 1], slope
+            )
+            if slope_grad is not None:
+                slope.grad = slope_grad
+    return loss / total, raw

@@ -1,0 +1,87 @@
+"""The fully connected torch module and its pruning masks."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .activations import ACTIVATIONS
+
+
+def glorot_bound(fan_in: int, fan_out: int, activation: str) -> float:
+    """Half-width of scikit-learn's uniform Glorot initialisation."""
+    factor = 2.0 if activation == "logistic" else 6.0
+    return math.sqrt(factor / (fan_in + fan_out))
+
+
+class MLPModule(nn.Module):
+    """A fully connected network: affine layers, one activation between them.
+
+    The output layer is affine (raw scores, e.g. logits). ``mask_<l>`` buffers,
+    when present, hold the pruning masks of layer ``l`` in torch's
+    ``(out, in)`` orientation; :meth:`apply_masks_` zeroes pruned weights.
+    """
+
+    def __init__(self, layer_units=(2, 1), activation="relu", seed=0):
+        super().__init__()
+        self.layer_units = tuple(int(u) for u in layer_units)
+        self.activation = activation
+        # torch's default initialisation draws from the global generator:
+        # restore it, the weights are drawn again from ``seed`` below.
+        with torch.random.fork_rng(devices=[]):
+            self.layers = nn.ModuleList(
+                nn.Linear(n_in, n_out)
+                for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:])
+            )
+        self.activations = nn.ModuleList(
+            ACTIVATIONS[activation].module() for _ in self.layers[:-1]
+        )
+        self.reset_parameters(seed)
+
+    def reset_parameters(self, seed):
+        """scikit-learn's initialisation, drawn from a private generator."""
+        generator = torch.Generator().manual_seed(int(seed))
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = glorot_bound(
+                    layer.in_features, layer.out_features, self.activation
+                )
+                for param in (layer.weight, layer.bias):
+                    values = torch.rand(param.shape, generator=generator)
+                    param.copy_((2 * values - 1) * bound)
+
+    def forward(self, X):
+        for layer, activation in zip(self.layers[:-1], self.activations):
+            X = activation(layer(X))
+        return self.layers[-1](X)
+
+    def masks(self):
+        """Masks per layer, ``None`` where the layer is unpruned."""
+        return [getattr(self, f"mask_{i}", None) for i in range(len(self.layers))]
+
+    def set_masks(self, masks):
+        """Register masks (``(out, in)`` bool tensors or None) and apply them."""
+        for i, mask in enumerate(masks):
+            name = f"mask_{i}"
+            if mask is None:
+                if name in self._buffers:
+                    del self._buffers[name]
+                continue
+            weight = self.layers[i].weight
+            self.register_buffer(name, mask.to(device=weight.device, dtype=torch.bool))
+        self.apply_masks_()
+
+    @torch.no_grad()
+    def apply_masks_(self):
+        """Set every pruned weight to exactly 0.0."""
+        buffers = self._buffers
+        if not buffers:  # unpruned: nothing to do (hot path)
+            return
+        # Runs after every optimizer step: the dicts are read directly, not
+        # through nn.Module's attribute lookup.
+        for i, layer in enumerate(self._modules["layers"]):
+            mask = buffers.get(f"mask_{i}")
+            if mask is not None:
+                layer._parameters["weight"].masked_fill_(~mask, 0.0)

@@ -1,0 +1,268 @@
+"""The skorch net that trains skprune's MLPs, and scikit-learn's stopping rule.
+
+The net is a :class:`skorch.NeuralNet` whose per-batch overhead is cut down to
+what an MLP on in-memory data needs: batches are slices of tensors built once
+per fit (no per-item ``Dataset`` access and collation), the gradients of
+skprune's own module and loss are computed by one explicit backward pass
+(:func:`~skprune._torch.losses.forward_backward`, no autograd graph), the
+optimizer step takes no closure, and the Adam step is fused where torch
+offers it. Callbacks, history and ``net_params`` work as in any skorch net; a
+module or criterion of the user's own is trained through autograd as usual.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import pickle
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.utils import TeeGenerator
+from torch import nn
+
+from .data import TensorData
+from .losses import PerSampleLoss, forward_backward, l2_penalty
+from .module import MLPModule
+from .serialization import (
+    CPU_TORCH_STATE,
+    dump_cpu_storages,
+    load_cpu_storages,
+    on_cpu,
+)
+
+
+@functools.cache
+def fused_adam_supported(device: str) -> bool:
+    """Whether ``torch.optim.Adam(fused=True)`` runs on ``device``."""
+    try:
+        param = nn.Parameter(torch.zeros(2, device=device))
+        optimizer = torch.optim.Adam([param], fused=True)
+        param.grad = torch.ones_like(param)
+        optimizer.step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+class MLPNet(NeuralNet):
+    """The skorch net behind :class:`skprune.MLPClassifier` / ``MLPRegressor``.
+
+    Adds ``alpha``, scikit-learn's L2 penalty (``0.5 * alpha * ||W||^2``
+    divided by the batch's total sample weight) and sample weights in the
+    loss, and holds pruning masks after every optimizer step.
+    """
+
+    def __init__(self, module, *args, alpha=0.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.alpha = alpha
+
+    @property
+    def _default_callbacks(self):
+        # PrintLog formats a table every epoch even when silent: only add it
+        # when something is printed.
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+        return callbacks + ([("print_log", PrintLog())] if self.verbose else [])
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorData):
+            return X
+        if isinstance(X, np.ndarray) and (y is None or isinstance(y, np.ndarray)):
+            device = self.device
+            X = torch.as_tensor(X, dtype=torch.float32, device=device)
+            y = None if y is None else torch.as_tensor(y, device=device)
+            return TensorData(X, y)
+        return super().get_dataset(X, y)
+
+    def __getstate__(self):
+        # The history holds a dict per batch: pickled as one bytes object it
+        # is loaded, deep-copied and hashed (joblib's Memory, workers of a
+        # parallel search) without walking thousands of small objects.
+        if on_cpu(self.device):
+            # skorch saves every tensor storage with its own torch.save (so
+            # that a CUDA net loads on a machine without CUDA); a CPU net's
+            # storages are kept as raw bytes instead, about 8x faster to load.
+            state = self.__dict__.copy()
+            torch_state = {
+                key: state.pop(key)
+                for key in list(state)
+                if isinstance(key, str)
+                and key.startswith(tuple(self.cuda_dependent_attributes_))
+            }
+            state[CPU_TORCH_STATE] = dump_cpu_storages(torch_state)
+        else:
+            state = super().__getstate__()
+        history = state.pop("history_", None)
+        if history is not None:
+            state["__packed_history__"] = pickle.dumps(history, pickle.HIGHEST_PROTOCOL)
+        return state
+
+    def __setstate__(self, state):
+        packed = state.pop("__packed_history__", None)
+        if packed is not None:
+            state["history_"] = pickle.loads(packed)
+        if CPU_TORCH_STATE in state:
+            state.update(load_cpu_storages(state.pop(CPU_TORCH_STATE)))
+            self.__dict__.update(state)
+        else:
+            super().__setstate__(state)
+
+    def __deepcopy__(self, memo):
+        # Without this, deepcopy would go through __getstate__ and serialise
+        # the torch state; copying each attribute in memory is cheaper.
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for key, value in self.__dict__.items():
+            if key == "history_":  # one pickle round trip, not a dict walk
+                value = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+            else:
+                value = copy.deepcopy(value, memo)
+            copied.__dict__[key] = value
+        return copied
+
+    def _set_training(self, training=True):
+        # Switching modes walks every submodule; skip it when nothing changes.
+        if self.module_.training != training or self.criterion_.training != training:
+            super()._set_training(training)
+
+    @torch.no_grad()
+    def penalty(self):
+        """``0.5 * alpha * sum of squared weights`` (biases excluded).
+
+        Its gradient is added in :meth:`train_step` directly (``alpha * W``),
+        which is cheaper than differentiating it.
+        """
+        if not self.alpha:
+            return 0.0
+        return l2_penalty([layer.weight for layer in self.module_.layers], self.alpha)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y, sample_weight = (
+            y_true if isinstance(y_true, tuple | list) else (y_true, None)
+        )
+        losses = self.criterion_(y_pred, y)
+        total = len(losses) if sample_weight is None else sample_weight.sum()
+        loss = losses.sum() if sample_weight is None else losses @ sample_weight
+        return (loss + self.penalty()) / total
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step without a closure, then the masks are re-applied."""
+        if self._explicit_backward(batch, fit_params):
+            # Every gradient is written afresh: nothing to zero first.
+            self._set_training(True)
+            X, (y, sample_weight) = batch
+            loss, raw = forward_backward(
+                self.module_,
+                X,
+                y,
+                sample_weight,
+                self.criterion_.out_activation,
+                self.alpha,
+            )
+            step = {"loss": loss, "y_pred": raw}
+        else:
+            self._zero_grad_optimizer(set_to_none=True)
+            step = self.train_step_single(batch, **fit_params)
+            if self.alpha:
+                self._add_penalty_gradient(batch)
+        if self._listens_to_grads():
+            self.notify(
+                "on_grad_computed",
+                named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                batch=batch,
+                training=True,
+            )
+        self._step_optimizer(None)
+        self.module_.apply_masks_()
+        return step
+
+    def _explicit_backward(self, batch, fit_params):
+        """Whether :func:`forward_backward` computes this step's gradients.
+
+        It does for skprune's own module and criterion on its own batches;
+        anything else (a user's module or criterion through ``net_params``,
+        a compiled module, extra forward arguments) goes through autograd.
+        """
+        return (
+            not fit_params
+            and type(self.module_) is MLPModule
+            and type(self.criterion_) is PerSampleLoss
+            and isinstance(batch, tuple | list)
+            and isinstance(batch[1], tuple | list)
+        )
+
+    def _listens_to_grads(self):
+        # Building the parameter generator for on_grad_computed costs about
+        # as much as the rest of a small step: only do it for a listener.
+        return any(
+            type(cb).on_grad_computed is not Callback.on_grad_computed
+            for _, cb in self.callbacks_
+        )
+
+    def _add_penalty_gradient(self, batch):
+        X, target = batch
+        weights = [layer.weight for layer in self.module_.layers]
+        sample_weight = target[1] if isinstance(target, tuple | list) else None
+        total = len(X) if sample_weight is None else float(sample_weight.sum())
+        torch._foreach_add_(
+            [w.grad for w in weights], weights, alpha=self.alpha / total
+        )
+
+
+class SklearnStopping(Callback):
+    """scikit-learn's MLP stopping rule as a skorch callback.
+
+    Without early stopping, training stops once the training loss has not
+    improved by ``tol`` for more than ``n_iter_no_change`` epochs; with it,
+    the validation score (from ``score_fn(net)``) is used and the best
+    parameters are kept to be restored at the end.
+    """
+
+    def __init__(self, tol=1e-4, n_iter_no_change=10, score_fn=None):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.score_fn = score_fn
+
+    def initialize(self):
+        self.best_loss_ = np.inf
+        self.best_validation_score_ = -np.inf
+        self.validation_scores_ = []
+        self.best_state_ = None
+        self.no_improvement_count_ = 0
+        self.stopped_ = False
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.score_fn is None:
+            improved, best = self._update_loss(net.history[-1, "train_loss"])
+        else:
+            improved, best = self._update_score(net)
+            if best:
+                self.best_state_ = {
+                    k: v.detach().clone() for k, v in net.module_.state_dict().items()
+                }
+        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+        if self.no_improvement_count_ > self.n_iter_no_change:
+            self.stopped_ = True
+            raise KeyboardInterrupt
+
+    def _update_loss(self, loss):
+        improved = loss <= self.best_loss_ - self.tol
+        best = loss < self.best_loss_
+        self.best_loss_ = min(loss, self.best_loss_)
+        return improved, best
+
+    def _update_score(self, net):
+        score = float(self.score_fn(net))
+        self.validation_scores_.append(score)
+        net.history.record("valid_score", score)
+        improved = score >= self.best_validation_score_ + self.tol
+        best = score > self.best_validation_score_
+        self.best_validation_score_ = max(score, self.best_validation_score_)
+        return improved, best
