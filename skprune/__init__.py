@@ -7,13 +7,23 @@ parallel workers) does not pay for importing torch.
 
 import importlib
 
-__all__ = ["MLPClassifier", "MLPRegressor", "CompensatedPruner"]
+__all__ = [
+    "MLPClassifier",
+    "MLPRegressor",
+    "CompensatedPruner",
+    "compact",
+    "remove_dead_neurons",
+    "sparse_layers_for",
+]
 __version__ = "0.1.0"
 
 _LOCATIONS = {
     "MLPClassifier": "._mlp",
     "MLPRegressor": "._mlp",
     "CompensatedPruner": "._pruner",
+    "compact": "._compact",
+    "remove_dead_neurons": "._compact",
+    "sparse_layers_for": "._compact",
 }
 
 

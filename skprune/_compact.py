@@ -1,0 +1,407 @@
+"""compact(): a pruned MLP without its dead parts, with sparse layers where they pay.
+
+A pruned network keeps every neuron and stores every pruned weight as a 0.0.
+:func:`compact` removes what no longer computes anything (DESIGN.md,
+"Compaction"): a hidden neuron with no kept incoming weight outputs the
+constant ``σ(b_i)``, which is folded into the next layer's biases; a neuron
+with no kept outgoing weight is dropped; this repeats until nothing changes.
+The smaller network then keeps each layer dense or stores it as a sparse
+matrix (:data:`SPARSE_MAX_DENSITY`), predicts through that matrix and pickles
+only its kept weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._mlp import _BaseMLP
+from ._net import ACTIVATION_FUNCTIONS, MLPModule, MLPNet
+
+SPARSE_MAX_DENSITY = 0.1
+"""``sparse="auto"`` stores a layer sparse when at most this share of its
+weights is kept (and it has at least :data:`SPARSE_MIN_WEIGHTS` weights).
+From ``benchmarks/inference_speed.py``'s layer products on 2 CPU cores: a CSR
+product of a 784x300 layer beats the dense one at 10,000 rows from about 10 %
+kept weights on, and loses at every density on small layers."""
+
+SPARSE_MIN_WEIGHTS = 16384
+"""Layers with fewer weights (kept or not) stay dense under ``sparse="auto"``."""
+
+
+# ------------------------------------------------------------ dead neurons
+
+
+def remove_dead_neurons(coefs, intercepts, masks, activation, prelu_weights=None):
+    """Remove hidden neurons that compute nothing, folding constants into biases.
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray
+        Weights ``(n_in, n_out)`` and biases ``(n_out,)`` per layer
+        (scikit-learn's orientation).
+    masks : list of ndarray of bool
+        True where a weight is kept, shaped like ``coefs``.
+    activation : str
+        Hidden activation (``"identity"``, ``"logistic"``, ``"tanh"``,
+        ``"relu"`` or ``"prelu"``).
+    prelu_weights : list of ndarray, default=None
+        The PReLU slope of each hidden layer (``activation="prelu"`` only).
+
+    Returns
+    -------
+    coefs, intercepts, masks : list of ndarray
+        The smaller network, float64 weights; pruned weights are 0.0. A
+        hidden layer is never left empty: its last neuron is kept with zero
+        weights.
+    kept : list of ndarray of int
+        Indices of the kept neurons of each hidden layer, in the input net.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skprune import remove_dead_neurons
+    >>> coefs = [np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])]
+    >>> masks = [np.array([[True, False]]), np.ones((2, 1), bool)]
+    >>> intercepts = [np.array([0.0, 0.5]), np.array([0.0])]
+    >>> c, b, m, kept = remove_dead_neurons(coefs, intercepts, masks, "relu")
+    >>> kept, c[1], b[1]  # neuron 1 outputs relu(0.5) = 0.5, times 4, into b
+    ([array([0])], array([[3.]]), array([2.]))
+    """
+    coefs = [np.where(m, c, 0.0).astype(np.float64) for c, m in zip(coefs, masks)]
+    intercepts = [np.asarray(b, dtype=np.float64).copy() for b in intercepts]
+    masks = [np.asarray(m, dtype=bool).copy() for m in masks]
+    kept = [np.arange(c.shape[1]) for c in coefs[:-1]]
+    slopes = list(prelu_weights) if activation == "prelu" else [None] * len(kept)
+    changed = True
+    while changed:
+        changed = False
+        for layer in range(len(kept)):
+            changed |= _prune_layer(
+                coefs, intercepts, masks, kept, layer, activation, slopes
+            )
+    return coefs, intercepts, masks, kept
+
+
+def _constant_output(bias, activation, slope):
+    """σ(b) of neurons whose signal is their bias alone."""
+    s = torch.as_tensor(bias, dtype=torch.float64)
+    slope = None if slope is None else torch.as_tensor(slope, dtype=torch.float64)
+    return ACTIVATION_FUNCTIONS[activation](s, slope).numpy()
+
+
+def _prune_layer(coefs, intercepts, masks, kept, layer, activation, slopes):
+    """One pass over hidden layer ``layer``; whether anything changed."""
+    no_input = ~masks[layer].any(axis=0)
+    no_output = ~masks[layer + 1].any(axis=1)
+    constant = no_input & ~no_output
+    if constant.any():  # fold σ(b_i) w_ik into the next layer's biases
+        value = _constant_output(intercepts[layer][constant], activation, slopes[layer])
+        intercepts[layer + 1] += value @ coefs[layer + 1][constant]
+    dead = no_input | no_output
+    if not dead.any():
+        return False
+    if dead.all():  # keep one neuron, with no weights and no effect
+        survivor = np.flatnonzero(dead)[-1]
+        was_zero = (
+            not masks[layer][:, survivor].any() and not masks[layer + 1][survivor].any()
+        )
+        was_zero &= intercepts[layer][survivor] == 0.0 and len(dead) == 1
+        for array in (coefs[layer], masks[layer]):
+            array[:, survivor] = 0
+        for array in (coefs[layer + 1], masks[layer + 1]):
+            array[survivor] = 0
+        intercepts[layer][survivor] = 0.0
+        dead[survivor] = False
+        if was_zero:
+            return False
+    live = ~dead
+    coefs[layer], masks[layer] = coefs[layer][:, live], masks[layer][:, live]
+    intercepts[layer] = intercepts[layer][live]
+    coefs[layer + 1], masks[layer + 1] = coefs[layer + 1][live], masks[layer + 1][live]
+    kept[layer] = kept[layer][live]
+    return True
+
+
+# ---------------------------------------------------------- sparse layers
+
+
+def _is_sparse_layer(mask, sparse, n_weights):
+    if sparse == "auto":
+        density = mask.mean() if mask.size else 1.0
+        return bool(n_weights >= SPARSE_MIN_WEIGHTS and density <= SPARSE_MAX_DENSITY)
+    return bool(sparse)
+
+
+def sparse_layers_for(masks, sparse="auto"):
+    """Which layers ``compact`` stores sparse (one bool per layer).
+
+    Parameters
+    ----------
+    masks : list of ndarray of bool
+        True where a weight is kept, shaped like ``coefs_``.
+    sparse : bool or "auto", default="auto"
+        True or False for every layer; ``"auto"``: the layers with at least
+        :data:`SPARSE_MIN_WEIGHTS` weights of which at most
+        :data:`SPARSE_MAX_DENSITY` are kept.
+
+    Returns
+    -------
+    flags : tuple of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skprune import sparse_layers_for
+    >>> masks = [np.random.default_rng(0).random((784, 300)) < 0.05,
+    ...          np.ones((300, 10), bool)]
+    >>> sparse_layers_for(masks)
+    (True, False)
+    """
+    return tuple(_is_sparse_layer(np.asarray(m), sparse, np.size(m)) for m in masks)
+
+
+class CompactMLPModule(MLPModule):
+    """:class:`MLPModule` whose ``sparse_layers`` predict through sparse matrices.
+
+    The dense weights and the masks stay the trained parameters (so the
+    network trains on as any other, masks held); in evaluation mode without
+    gradients, a sparse layer multiplies by a CSR copy of its kept weights
+    (scipy on the CPU, torch elsewhere), rebuilt whenever the weights have
+    changed. Pickled, a sparse layer stores only its kept weights and their
+    positions.
+    """
+
+    def __init__(self, layer_units=(2, 1), activation="relu", seed=0, sparse_layers=()):
+        super().__init__(layer_units, activation, seed)
+        flags = tuple(bool(f) for f in sparse_layers)
+        self.sparse_layers = flags + (False,) * (len(self.layers) - len(flags))
+        self._sparse_cache = {}
+
+    def forward(self, X):
+        if self.training or torch.is_grad_enabled() or not any(self.sparse_layers):
+            return super().forward(X)
+        for i, layer in enumerate(self.layers):
+            X = self._sparse_linear(i, X) if self.sparse_layers[i] else layer(X)
+            if i < len(self.activations):
+                X = self.activations[i](X)
+        return X
+
+    def _sparse_linear(self, i, X):
+        weight, bias = self.layers[i].weight, self.layers[i].bias
+        key = (weight._version, weight.data_ptr(), weight.device)
+        cached = self._sparse_cache.get(i)
+        if cached is None or cached[0] != key:
+            cached = self._sparse_cache[i] = (key, _csr_of(weight, self._pattern(i)))
+        matrix = cached[1]
+        if isinstance(matrix, sp.csr_matrix):  # (W X^T)^T on the CPU
+            product = torch.from_numpy(matrix @ X.numpy().T).T
+            return product.add_(bias) if product.is_contiguous() else product + bias
+        return torch.addmm(bias[:, None], matrix, X.T).T
+
+    def _pattern(self, i):
+        mask = getattr(self, f"mask_{i}", None)
+        return self.layers[i].weight != 0 if mask is None else mask
+
+    def packed(self):
+        """``(config, state)``: the state dict, sparse layers as CSR parts."""
+        config = (self.layer_units, self.activation, self.sparse_layers, self.training)
+        state = {k: v.detach() for k, v in self.state_dict().items()}
+        for i, flag in enumerate(self.sparse_layers):
+            if flag:
+                pattern = self._pattern(i)
+                state.pop(f"mask_{i}", None)
+                weight = state.pop(f"layers.{i}.weight")
+                state[f"csr_{i}"] = _csr_parts(weight, pattern)
+        return config, state
+
+
+def _csr_of(weight, pattern):
+    """A CSR matrix of ``weight``'s entries at ``pattern`` (scipy on the CPU)."""
+    with warnings.catch_warnings():  # "sparse CSR support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        csr = weight.detach().masked_fill(~pattern, 0.0).to_sparse_csr()
+    if weight.device.type != "cpu":
+        return csr
+    return sp.csr_matrix(
+        (csr.values().numpy(), csr.col_indices().numpy(), csr.crow_indices().numpy()),
+        shape=tuple(weight.shape),
+    )
+
+
+def _csr_parts(weight, pattern):
+    """(row pointers, column indices, values) of the kept weights, small ints."""
+    rows, cols = torch.nonzero(pattern, as_tuple=True)
+    counts = torch.bincount(rows, minlength=weight.shape[0])
+    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)]).to(torch.int32)
+    index_type = torch.int16 if weight.shape[1] <= 2**15 else torch.int32
+    return crow, cols.to(index_type), weight[rows, cols].clone()
+
+
+class CompactMLPNet(MLPNet):
+    """The net of a compacted MLP: pickles its module packed.
+
+    The module is pickled by :meth:`CompactMLPModule.packed` and the optimizer
+    by its ``state_dict`` (a torch optimizer refers to the parameters
+    themselves, which would bring the dense weights back into the pickle);
+    both are rebuilt on loading, Adam's moments included.
+    """
+
+    def __getstate__(self):
+        attributes = self.__dict__
+        module, optimizer = attributes["module_"], attributes["optimizer_"]
+        attributes["module_"] = ("packed", *module.packed())
+        attributes["optimizer_"] = ("state_dict", optimizer.state_dict())
+        try:
+            return super().__getstate__()
+        finally:
+            attributes["module_"], attributes["optimizer_"] = module, optimizer
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        attributes = self.__dict__
+        attributes["module_"] = _rebuild_module(*attributes["module_"][1:])
+        optimizer_state = attributes.pop("optimizer_")[1]
+        self.initialize_optimizer()
+        self.optimizer_.load_state_dict(optimizer_state)
+
+
+def _rebuild_module(config, state):
+    units, activation, sparse_layers, training = config
+    module = CompactMLPModule(units, activation, sparse_layers=sparse_layers)
+    device = state["layers.0.bias"].device
+    for i, flag in enumerate(sparse_layers):
+        if flag:
+            crow, cols, values = state.pop(f"csr_{i}")
+            rows = torch.repeat_interleave(
+                torch.arange(len(crow) - 1, device=crow.device), crow.diff()
+            )
+            out_in = (units[i + 1], units[i])
+            weight = torch.zeros(out_in, dtype=values.dtype, device=values.device)
+            mask = torch.zeros(out_in, dtype=torch.bool, device=values.device)
+            weight[rows, cols.long()] = values
+            mask[rows, cols.long()] = True
+            state[f"layers.{i}.weight"], state[f"mask_{i}"] = weight, mask
+    masks = {k: state.pop(k) for k in list(state) if k.startswith("mask_")}
+    module.to(device=device)
+    module.load_state_dict(state, strict=True)
+    module.set_masks([masks.get(f"mask_{i}") for i in range(len(module.layers))])
+    return module.train(training)
+
+
+# ----------------------------------------------------------------- compact
+
+
+def _fitted_mlp(estimator):
+    """The fitted skprune MLP of an MLP or a fitted CompensatedPruner."""
+    from ._pruner import CompensatedPruner
+
+    if isinstance(estimator, CompensatedPruner):
+        check_is_fitted(estimator)
+        names = getattr(estimator, "feature_names_in_", None)
+        estimator = estimator.estimator_
+        if names is not None and not hasattr(estimator, "feature_names_in_"):
+            estimator = copy.copy(estimator)  # the pruner's column names
+            estimator.feature_names_in_ = names
+    if not isinstance(estimator, _BaseMLP):
+        raise TypeError(
+            "compact expects a fitted skprune MLPClassifier, MLPRegressor or "
+            f"CompensatedPruner; got {type(estimator).__name__}: {estimator!r}."
+        )
+    check_is_fitted(estimator)
+    if not isinstance(estimator.net_.module_, MLPModule):
+        raise TypeError(
+            "compact needs skprune's own network module; got a net whose module is "
+            f"{type(estimator.net_.module_).__name__} (set through net_params)."
+        )
+    return estimator
+
+
+def _check_sparse(sparse):
+    if sparse == "auto" or isinstance(sparse, bool | np.bool_):
+        return sparse
+    raise ValueError(f"sparse must be True, False or 'auto'; got {sparse!r}.")
+
+
+def compact(estimator, *, sparse="auto"):
+    """A fitted copy of a pruned MLP without its dead parts, smaller and faster.
+
+    Hidden neurons with no kept incoming weight are folded into the next
+    layer's biases (they output the constant ``σ(b_i)``), neurons with no
+    kept outgoing weight are removed, until nothing changes. Each layer is
+    then kept dense or stored sparse. The result is an MLP of the same class
+    that predicts the same (to float32 rounding), takes the same
+    ``n_features_in_`` columns, pickles and clones, and trains on with its
+    remaining masks held (``partial_fit``, ``warm_start``). Its
+    ``hidden_layer_sizes`` are the compacted widths, so ``clone`` gives an
+    unfitted MLP of the smaller architecture.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier, MLPRegressor or CompensatedPruner
+        A fitted skprune MLP (pruned or not), or a fitted pruner (its
+        ``estimator_`` is compacted).
+    sparse : bool or "auto", default="auto"
+        Store every layer sparse (True), none (False), or those with at most
+        :data:`SPARSE_MAX_DENSITY` of their weights kept and at least
+        :data:`SPARSE_MIN_WEIGHTS` weights (``"auto"``, a rule measured by
+        ``benchmarks/inference_speed.py``).
+
+    Returns
+    -------
+    compacted : MLPClassifier or MLPRegressor
+        A new fitted estimator; ``estimator`` is not changed.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skprune import CompensatedPruner, MLPClassifier, compact
+    >>> X, y = load_digits(return_X_y=True)
+    >>> mlp = MLPClassifier((32, 32), max_iter=20, random_state=0)
+    >>> pruner = CompensatedPruner(mlp, prune_ratio=0.9, fine_tune_epochs=0)
+    >>> small = compact(pruner.fit(X / 16, y))
+    >>> sum(c.size for c in small.coefs_) < sum(c.size for c in pruner.estimator_.coefs_)
+    True
+    >>> bool(abs(small.predict_proba(X / 16) - pruner.predict_proba(X / 16)).max() < 1e-5)
+    True
+    """
+    mlp = _fitted_mlp(estimator)
+    sparse = _check_sparse(sparse)
+    masks = mlp.masks_ or [np.ones(c.shape, dtype=bool) for c in mlp.coefs_]
+    module = mlp.net_.module_
+    slopes = mlp.prelu_weights_ if module.activation == "prelu" else None
+    coefs, intercepts, masks, kept = remove_dead_neurons(
+        mlp.coefs_, mlp.intercepts_, masks, module.activation, slopes
+    )
+    flags = sparse_layers_for(masks, sparse)
+    return _rebuilt(mlp, coefs, intercepts, masks, flags, kept)
+
+
+def _rebuilt(mlp, coefs, intercepts, masks, sparse_layers, kept):
+    """A copy of ``mlp`` whose net is a :class:`CompactMLPModule` of these weights."""
+    widths = tuple(len(k) for k in kept)
+    new = copy.deepcopy(mlp)
+    new.set_params(hidden_layer_sizes=widths)
+    new._layer_sizes = widths
+    units = (coefs[0].shape[0], *widths, coefs[-1].shape[1])
+    new.net_.set_params(
+        module=CompactMLPModule,
+        module__layer_units=units,
+        module__sparse_layers=sparse_layers,
+    )
+    new.net_.__class__ = CompactMLPNet  # a subclass adding only pickling
+    module = new.net_.module_
+    with torch.no_grad():
+        for layer, coef, bias in zip(module.layers, coefs, intercepts):
+            layer.weight.copy_(torch.as_tensor(coef.T, dtype=torch.float32))
+            layer.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        for act, old in zip(module.activations, mlp.net_.module_.activations):
+            if hasattr(act, "weight"):
+                act.weight.copy_(old.weight)
+    new._set_masks(None if all(m.all() for m in masks) else masks)
+    return new
