@@ -21,7 +21,9 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._mlp import _BaseMLP
-from ._net import ACTIVATION_FUNCTIONS, MLPModule, MLPNet
+from ._torch.activations import get_activation
+from ._torch.module import MLPModule
+from ._torch.net import MLPNet
 
 SPARSE_MAX_DENSITY = 0.1
 """``sparse="auto"`` stores a layer sparse when at most this share of its
@@ -92,7 +94,7 @@ def _constant_output(bias, activation, slope):
     """σ(b) of neurons whose signal is their bias alone."""
     s = torch.as_tensor(bias, dtype=torch.float64)
     slope = None if slope is None else torch.as_tensor(slope, dtype=torch.float64)
-    return ACTIVATION_FUNCTIONS[activation](s, slope).numpy()
+    return get_activation(activation).function(s, slope).numpy()
 
 
 def _prune_layer(coefs, intercepts, masks, kept, layer, activation, slopes):
@@ -387,7 +389,7 @@ def _rebuilt(mlp, coefs, intercepts, masks, sparse_layers, kept):
     widths = tuple(len(k) for k in kept)
     new = copy.deepcopy(mlp)
     new.set_params(hidden_layer_sizes=widths)
-    new._layer_sizes = widths
+    new.hidden_layer_sizes_ = widths
     units = (coefs[0].shape[0], *widths, coefs[-1].shape[1])
     new.net_.set_params(
         module=CompactMLPModule,
@@ -403,5 +405,5 @@ def _rebuilt(mlp, coefs, intercepts, masks, sparse_layers, kept):
         for act, old in zip(module.activations, mlp.net_.module_.activations):
             if hasattr(act, "weight"):
                 act.weight.copy_(old.weight)
-    new._set_masks(None if all(m.all() for m in masks) else masks)
+    new.set_masks(None if all(m.all() for m in masks) else masks)
     return new
