@@ -14,6 +14,7 @@ __all__ = [
     "compact",
     "remove_dead_neurons",
     "sparse_layers_for",
+    "to_onnx",
 ]
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ _LOCATIONS = {
     "compact": "._compact",
     "remove_dead_neurons": "._compact",
     "sparse_layers_for": "._compact",
+    "to_onnx": ".onnx",
 }
 
 
