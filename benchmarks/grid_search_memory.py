@@ -132,5 +132,6 @@ def main(argv=None):
         f"{cached:.2f} s = {without / cached:.2f}x"
     )
 
+
 if __name__ == "__main__":
     main()

@@ -2,51 +2,34 @@
 
 MNIST, 784-32-32-10 PReLU (the paper's small net), trained for a few epochs
 on a training subset, one dense net per seed. Every method prunes the same
-dense net (scored on the same rows) at ratios 0.5, 0.7 and 0.9 with no
-fine-tuning; the table shows the median test cross-entropy over seeds. The
-paper claims EC ("compensated") is never worse than magnitude pruning.
+dense net (scored once, on the same rows) at ratios 0.5, 0.7 and 0.9 with no
+fine-tuning, through :func:`skprune.compare_methods`; the table shows the
+median test cross-entropy over seeds. The paper claims EC ("compensated") is
+never worse than magnitude pruning.
 
     python benchmarks/pruning_quality.py [--seeds 5] [--n-train 10000]
 """
 
 import argparse
-import warnings
 
-import numpy as np
-import pandas as pd
-from _common import machine, mnist
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import log_loss
+from _common import DEFAULT_MNIST_HOME, machine
 
-from skprune import CompensatedPruner, MLPClassifier
-from skprune.importance import get_scorer
+from skprune import compare_methods
+from skprune.datasets import load_mnist_split
+from skprune.experiments import make_estimator
+from skprune.report import markdown_table, median_loss_table
 
 METHODS = ["compensated", "nonlinear", "magnitude", "gradient_magnitude", "random"]
 RATIOS = [0.5, 0.7, 0.9]
 
 
-def runs(X, X_test, y, y_test, seeds, epochs, max_samples):
-    for seed in range(seeds):
-        dense = MLPClassifier(
-            (32, 32), activation="prelu", max_iter=epochs, tol=0.0, random_state=seed
-        ).fit(X, y)
-        proba = dense.predict_proba(X_test)
-        yield dict(seed=seed, method="dense", ratio=0.0, loss=log_loss(y_test, proba))
-        rows = np.random.RandomState(seed).choice(len(X), max_samples, replace=False)
-        for method in METHODS:
-            # Score once per method; every ratio prunes by the same scores.
-            scores = get_scorer(method)(dense, X[rows], y[rows], random_state=seed)
-            for ratio in RATIOS:
-                pruner = CompensatedPruner(
-                    FrozenEstimator(dense),
-                    prune_ratio=ratio,
-                    method=lambda *_, scores=scores: scores,
-                    fine_tune_epochs=0,
-                ).fit(X, y)
-                proba = pruner.predict_proba(X_test)
-                loss = log_loss(y_test, proba, labels=dense.classes_)
-                yield dict(seed=seed, method=method, ratio=ratio, loss=loss)
+def seeds_where_ec_wins(results):
+    """Per ratio, the seeds where EC's test loss is <= magnitude's."""
+    loss = results.pivot_table(
+        index=["ratio", "seed"], columns="method", values="test_loss"
+    )
+    wins = loss["compensated"] <= loss["magnitude"]
+    return wins.groupby(level="ratio").sum().astype(int).to_dict()
 
 
 def main(argv=None):
@@ -57,38 +40,30 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--max-samples", type=int, default=2_000)
     args = parser.parse_args(argv)
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    X, X_test, y, y_test = mnist(args.n_train, None, args.data_home)
-    table = pd.DataFrame(
-        runs(X, X_test, y, y_test, args.seeds, args.epochs, args.max_samples)
+    data = load_mnist_split(args.data_home or DEFAULT_MNIST_HOME, args.n_train)
+    results = compare_methods(
+        make_estimator("classification", (32, 32), "prelu", args.epochs),
+        data,
+        methods=METHODS,
+        ratios=RATIOS,
+        seeds=range(args.seeds),
+        fine_tune_epochs=[0],
+        pruner_params={"max_samples": args.max_samples},
+        threads=1,
     )
-    dense = table[table.method == "dense"].loss.median()
-    pruned = table[table.method != "dense"]
-    median = pruned.pivot_table(
-        index="method", columns="ratio", values="loss", aggfunc="median"
-    )
+    median = median_loss_table(results, fine_tuned=False)
     print(f"machine: {machine()}")
     print(
         f"MNIST 784-32-32-10 PReLU, {args.epochs} epochs on {args.n_train} rows, "
         f"{args.seeds} seeds, scored on {args.max_samples} rows, no fine-tuning"
     )
-    print(f"median dense test cross-entropy: {dense:.4f}\n")
+    dense = results.groupby("seed")["dense_test_loss"].first().median()
+    print(f"median dense test cross-entropy: {dense:.4g}\n")
     print("median test cross-entropy after pruning:\n")
-    print(median.loc[METHODS].to_markdown(floatfmt=".4f"))
-    wins = {
-        r: int(
-            (
-                pruned[
-                    (pruned.method == "compensated") & (pruned.ratio == r)
-                ].loss.values
-                <= pruned[
-                    (pruned.method == "magnitude") & (pruned.ratio == r)
-                ].loss.values
-            ).sum()
-        )
-        for r in RATIOS
-    }
-    print(f"\nseeds where compensated <= magnitude, per ratio: {wins}")
+    print(markdown_table(median, index_name="method"))
+    print(
+        f"\nseeds where compensated <= magnitude, per ratio: {seeds_where_ec_wins(results)}"
+    )
     ok = all(median.loc["compensated", r] <= median.loc["magnitude", r] for r in RATIOS)
     print(
         "claim (median compensated <= magnitude at 0.5, 0.7, 0.9):",

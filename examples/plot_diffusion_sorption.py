@@ -15,9 +15,9 @@ For each noise level, one dense PReLU network per seed (the paper's
 and with fine-tuning; the figures show the test loss (mean squared error of
 u) against the pruning ratio.
 
-This is the loop of ``skprune compare --dataset diffusion-sorption --noise
-low --architecture diffsorp-small``, called here as the function
-:func:`skprune.cli.run_comparison`.
+This is what ``skprune compare --dataset diffusion-sorption --noise low
+--architecture diffsorp-small`` runs, called here as the function
+:func:`skprune.compare_methods`.
 """
 
 # %%
@@ -50,29 +50,27 @@ MAX_SAMPLES = 50 if FAST else 100
 # ``load_diffusion_sorption_split`` simulates the trajectories, draws the
 # samples with a fixed seed, splits them 75/25 and standardises the inputs
 # (the targets stay in the units of u). Every dense network trains for
-# exactly ``EPOCHS`` epochs; ``run_comparison`` fits it once per seed.
+# exactly ``EPOCHS`` epochs; ``compare_methods`` fits it once per seed and
+# returns one row per pruning run.
 import pandas as pd
 
-from skprune.cli import (
-    PRESETS,
-    load_diffusion_sorption_split,
-    make_estimator,
-    run_comparison,
-)
+from skprune import compare_methods
+from skprune.datasets import load_diffusion_sorption_split
+from skprune.experiments import ARCHITECTURES as PRESETS
+from skprune.experiments import make_estimator
 
 results = []
 for noise in NOISES:
     data = load_diffusion_sorption_split(noise, N_SAMPLES, N_CELLS)
     for architecture in ARCHITECTURES:
         estimator = make_estimator("regression", PRESETS[architecture], "prelu", EPOCHS)
-        runs = run_comparison(
-            data,
+        runs = compare_methods(
             estimator,
+            data,
             ratios=RATIOS,
             seeds=SEEDS,
-            fine_tune_epochs=FINE_TUNE_EPOCHS,
-            max_samples=MAX_SAMPLES,
-            progress=False,
+            fine_tune_epochs=(0, FINE_TUNE_EPOCHS),
+            pruner_params={"max_samples": MAX_SAMPLES},
         )
         results.append(runs.assign(noise=noise, preset=architecture))
 results = pd.concat(results, ignore_index=True)
@@ -80,21 +78,22 @@ results = pd.concat(results, ignore_index=True)
 # %%
 # Median test loss with fine-tuning
 # ---------------------------------
-from skprune._report import markdown_table, median_loss_table
+from skprune.report import markdown_table, median_loss_table
 
 for (architecture, noise), runs in results.groupby(["preset", "noise"], sort=False):
     dense_mse = runs["dense_test_loss"].median()
-    print(f"\n{architecture}, noise {noise}: dense test MSE {dense_mse:.3g}")
-    print(markdown_table(median_loss_table(runs, fine_tuned=True), digits=3))
+    print(f"\n{architecture}, noise {noise}: dense test MSE {dense_mse:.4g}")
+    print(markdown_table(median_loss_table(runs, fine_tuned=True)))
 
 # %%
 # Test loss against pruning ratio
 # -------------------------------
 # One figure per architecture; one row per noise level, without (left) and
-# with (right) fine-tuning.
+# with (right) fine-tuning. Each figure is saved next to the script's working
+# directory (no window opens on a machine without a display).
 import matplotlib.pyplot as plt
 
-from skprune._report import plot_loss_violins
+from skprune.report import PLOT_DPI, plot_loss_violins
 
 for architecture, by_architecture in results.groupby("preset", sort=False):
     fig, axes = plt.subplots(
@@ -106,4 +105,5 @@ for architecture, by_architecture in results.groupby("preset", sort=False):
     units = runs["architecture"].iloc[0]
     fig.suptitle(f"diffusion-sorption, {architecture} ({units})")
     fig.tight_layout()
-plt.show()
+    fig.savefig(f"diffusion_sorption_{architecture}.png", dpi=PLOT_DPI)
+    print(f"wrote diffusion_sorption_{architecture}.png")

@@ -91,4 +91,7 @@ for ax, (ratio, support) in zip(axes, supports.items()):
     ax.set_title(f"ratio {ratio}\n{support.sum()} pixels", fontsize="small")
     ax.set_axis_off()
 fig.tight_layout()
-plt.show()
+fig.savefig(
+    "feature_selection.png", dpi=100
+)  # a file: no window opens without a display
+print("wrote feature_selection.png")

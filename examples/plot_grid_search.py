@@ -133,7 +133,8 @@ ax.set_xlabel("pruning ratio")
 ax.set_ylabel(f"{CV}-fold cross-validated log loss")
 ax.legend()
 fig.tight_layout()
-plt.show()
+fig.savefig("grid_search.png", dpi=100)  # a file: no window opens without a display
+print("wrote grid_search.png")
 
 # %%
 # The cached dense fits are no longer needed.

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory, validate_dat
 
 from ._mlp import MLPClassifier
 from ._validation import numeric_input
-from .importance import METHODS, check_scorer_output, get_scorer
+from .importance import METHOD_NAMES, call_scorer, check_scorer_output, get_scorer
 
 
 def _fit_dense(estimator, X, y, fit_params):
@@ -51,6 +51,54 @@ def _unwrap(estimator):
             f"{estimator!r}."
         )
     return mlp, frozen
+
+
+def score_weights(dense, X, y, *, method, max_samples=None, random_state=None):
+    """Importances and compensations of a fitted MLP's weights, as the pruner ranks them.
+
+    The one scoring path of :class:`CompensatedPruner` (and of
+    :func:`skprune.compare_methods`, which scores each dense net once per
+    method): at most ``max_samples`` rows drawn by :func:`scoring_rows`, the
+    method's scorer called by :func:`~skprune.importance.call_scorer` with
+    the same ``RandomState``, its output checked.
+
+    Parameters
+    ----------
+    dense : fitted MLPClassifier or MLPRegressor
+        The network to score.
+    X, y : ndarray
+        Validated training rows and targets.
+    method : str or callable
+        A method name (see :func:`~skprune.importance.get_scorer`) or a scorer.
+    max_samples : int, default=None
+        Rows to score on (None: all).
+    random_state : int, RandomState instance or None, default=None
+        Draws the rows, then goes to the scorer.
+
+    Returns
+    -------
+    importances : list of ndarray
+        Float64, shaped like ``coefs_``.
+    compensations : list of ndarray or None
+        The method's bias shifts, if it has any.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skprune import MLPClassifier
+    >>> from skprune._pruner import score_weights
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    >>> importances, compensations = score_weights(
+    ...     clf, X, y, method="compensated", max_samples=50, random_state=0)
+    >>> [a.shape for a in compensations]
+    [(4, 8), (8, 3)]
+    """
+    rng = check_random_state(random_state)
+    X_score, y_score = scoring_rows(X, y, max_samples, rng)
+    scorer = get_scorer(method)
+    output = call_scorer(scorer, dense, X_score, y_score, random_state=rng)
+    return check_scorer_output(output, dense)
 
 
 def n_weights_of(layer_units):
@@ -212,7 +260,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
         "prune_ratio": [Interval(Real, 0, 1, closed="left")],
-        "method": [StrOptions(set(METHODS)), callable],
+        "method": [StrOptions(METHOD_NAMES), callable],
         "scope": [StrOptions({"global", "layer"})],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
         "max_samples": [Interval(Integral, 1, None, closed="left"), None],
@@ -296,8 +344,14 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         if self.method == "fully_connected":
             return self._fit_fully_connected(mlp, X, y, mlp_params)
         with self._timer("scoring"):
-            X_score, y_score = scoring_rows(X, y, self.max_samples, rng)
-            importances, compensations = self._score(X_score, y_score, rng)
+            importances, compensations = score_weights(
+                self.dense_estimator_,
+                X,
+                y,
+                method=self.method,
+                max_samples=self.max_samples,
+                random_state=rng,
+            )
             masks = prune_masks(importances, self.prune_ratio, self.scope)
         self.importances_, self.compensations_, self.masks_ = (
             importances,
@@ -327,14 +381,6 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             return mlp
         fit = check_memory(self.memory).cache(_fit_dense)
         return fit(clone(mlp), X, y, fit_params)
-
-    def _score(self, X, y, rng):
-        dense = self.dense_estimator_
-        if callable(self.method):
-            output = self.method(dense, X, y)
-        else:
-            output = get_scorer(self.method)(dense, X, y, random_state=rng)
-        return check_scorer_output(output, dense)
 
     def _pruned_copy(self, masks, compensations):
         """A copy of the dense net with biases compensated and masks held."""

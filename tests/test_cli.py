@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 from pathlib import Path
 
 import matplotlib
@@ -11,15 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import skprune
 from skprune import cli
-from skprune._report import (
-    RESULT_COLUMNS,
-    markdown_report,
-    markdown_table,
-    mean_seconds_table,
-    median_loss_table,
-    plot_loss_violins,
-)
+from skprune.report import RESULT_COLUMNS
 
 matplotlib.use("Agg")
 
@@ -113,6 +108,7 @@ def test_defaults():
     assert args.activation == "prelu"
     assert args.methods == cli.METHODS
     assert args.ratios == cli.DEFAULT_RATIOS
+    assert args.download is False
     assert args.architecture is None and args.seeds is None and args.n_seeds is None
 
 
@@ -143,7 +139,7 @@ def test_bad_arguments(argv, message, capsys):
 
 
 def test_too_many_rows_is_an_error():
-    message = "--n-train 5000 exceeds the 1347 train rows of digits."
+    message = "n_train=5000 exceeds the 1347 train rows of digits."
     with pytest.raises(SystemExit, match=re.escape(message)):
         cli.main(["compare", "--n-train", "5000", *TINY])
 
@@ -156,24 +152,7 @@ def test_missing_mnist_is_an_error(tmp_path, monkeypatch):
         cli.main(argv)
 
 
-# -------------------------------------------------------------------- data
-
-
-def test_digits_split_is_fixed_and_stratified():
-    first, second = cli.load_digits_split(), cli.load_digits_split()
-    np.testing.assert_array_equal(first.X_train, second.X_train)
-    assert first.X_train.shape == (1347, 64) and first.X_test.shape == (450, 64)
-    assert 0 <= first.X_train.min() and first.X_train.max() <= 1
-    train_share = np.bincount(first.y_train) / len(first.y_train)
-    test_share = np.bincount(first.y_test) / len(first.y_test)
-    np.testing.assert_allclose(train_share, test_share, atol=0.01)
-
-
-def test_infer_task():
-    assert cli.infer_task(pd.Series(["a", "b", "a"])) == "classification"
-    assert cli.infer_task(pd.Series(np.arange(100))) == "classification"  # ints
-    assert cli.infer_task(pd.Series([0.0, 1.0] * 20)) == "classification"  # few
-    assert cli.infer_task(pd.Series(np.linspace(0, 1, 11))) == "regression"
+# -------------------------------------------------------------- end to end
 
 
 def _write_csv(path, n=120, seed=0):
@@ -191,108 +170,13 @@ def _write_csv(path, n=120, seed=0):
     return frame
 
 
-def test_csv_split_one_hot_standardised(tmp_path):
-    _write_csv(tmp_path / "table.csv")
-    data = cli.load_csv_split(tmp_path / "table.csv", "label")
-    assert data.name == "table" and data.task == "classification"
-    # x1, x2, value and three one-hot columns of colour
-    assert data.X_train.shape == (90, 6) and data.X_test.shape == (30, 6)
-    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-12)
-    assert set(data.y_train) == {"yes", "no"}
-    regression = cli.load_csv_split(tmp_path / "table.csv", "value")
-    assert regression.task == "regression"
-    np.testing.assert_allclose(regression.y_train.mean(), 0, atol=1e-12)
-    np.testing.assert_allclose(regression.y_train.std(), 1)
-
-
-def test_csv_errors(tmp_path):
+def test_csv_errors_exit_with_the_message(tmp_path):
     frame = _write_csv(tmp_path / "table.csv")
-    message = "target column 'target' is not in table.csv; its columns are x1, x2"
-    with pytest.raises(ValueError, match=re.escape(message)):
-        cli.load_csv_split(tmp_path / "table.csv", "target")
     frame.loc[3, "x2"] = np.nan
     frame.to_csv(tmp_path / "gaps.csv", index=False)
-    message = "gaps.csv has missing values in column(s) x2; fill or drop them first."
-    with pytest.raises(ValueError, match=re.escape(message)):
-        cli.load_csv_split(tmp_path / "gaps.csv", "label")
     argv = ["compare", "--dataset", "csv", "--csv", str(tmp_path / "gaps.csv")]
     with pytest.raises(SystemExit, match=re.escape("skprune compare: error: gaps.csv")):
         cli.main([*argv, "--target", "label"])
-
-
-# ------------------------------------------------------------------ report
-
-
-def _fake_results(seeds=(0, 1), methods=("compensated", "random"), ratios=(0.3, 0.6)):
-    rows = [
-        {
-            "dataset": "toy",
-            "architecture": "4-3-2",
-            "seed": seed,
-            "method": method,
-            "ratio": ratio,
-            "fine_tuned": fine_tuned,
-            "test_loss": ratio + 0.1 * seed + 0.01 * fine_tuned,
-            "test_score": 0.5,
-            "sparsity": ratio,
-            "dense_test_loss": 0.2 + seed,
-            "dense_test_score": 0.9,
-            "fit_seconds": 1.0 + fine_tuned,
-            "prune_seconds": 1.0,
-            "fine_tune_seconds": float(fine_tuned),
-        }
-        for seed in seeds
-        for method in methods
-        for ratio in ratios
-        for fine_tuned in (False, True)
-    ]
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-
-
-def test_median_tables():
-    results = _fake_results(seeds=(0, 1, 2), methods=("random", "compensated"))
-    table = median_loss_table(results, fine_tuned=True)
-    assert list(table.index) == ["random", "compensated"]  # order of appearance
-    assert list(table.columns) == [0.3, 0.6]
-    assert table.loc["random", 0.6] == pytest.approx(0.6 + 0.1 + 0.01)
-    seconds = mean_seconds_table(results)
-    assert list(seconds.columns) == ["without fine-tuning", "with fine-tuning"]
-    assert seconds.loc["compensated"].tolist() == [1.0, 2.0]
-
-
-def test_markdown_report():
-    text = markdown_report(_fake_results())
-    assert text.startswith("# Pruning comparison: toy, 4-3-2\n")
-    assert (
-        "Dense baseline: test loss 0.7, test score 0.9." in text
-    )  # median of 0.2, 1.2
-    assert "## Test loss without fine-tuning" in text
-    assert "## Test loss with fine-tuning" in text
-    assert (
-        "| method | 0.3 | 0.6 |\n|---|---:|---:|\n| compensated | 0.35 | 0.65 |" in text
-    )
-    assert markdown_table(pd.DataFrame({"a": [np.nan]}, index=["m"])).endswith(
-        "| m | – |"
-    )
-
-
-@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
-def test_plot_loss_violins(seeds):
-    import matplotlib.pyplot as plt
-
-    fig = plot_loss_violins(_fake_results(seeds=seeds), title="toy")
-    assert [ax.get_title() for ax in fig.axes] == [
-        "without fine-tuning",
-        "with fine-tuning",
-    ]
-    plt.close(fig)
-    fig, axes = plt.subplots(1, 2)
-    plot_loss_violins(_fake_results(seeds=seeds), axes=axes, log=False, title="x")
-    assert axes[1].get_title() == "x, with fine-tuning"
-    plt.close(fig)
-
-
-# -------------------------------------------------------------- end to end
 
 
 def _check_outputs(output_dir: Path, n_rows: int) -> pd.DataFrame:
@@ -320,7 +204,9 @@ def test_compare_digits_end_to_end(tmp_path, capsys):
     pruned = results[results["method"] != "fully_connected"]
     np.testing.assert_allclose(pruned["sparsity"], pruned["ratio"], atol=1e-3)
     out = capsys.readouterr().out
-    assert "## Test loss with fine-tuning" in out and "48 runs in" in out
+    assert "## Test cross-entropy with fine-tuning" in out and "48 runs in" in out
+    assert set(results["loss_metric"]) == {"cross-entropy"}
+    assert set(results["score_metric"]) == {"accuracy"}
 
 
 def test_compare_csv_end_to_end(tmp_path):
@@ -359,15 +245,41 @@ def test_compare_mnist_end_to_end(tmp_path):
     assert (results["architecture"] == "784-8-10").all()
 
 
-def test_run_comparison_is_reproducible():
-    data = cli._subset(cli.load_digits_split(), 200, 100)
-    estimator = cli.make_estimator("classification", (4,), epochs=2)
-    kwargs = {"methods": ("random",), "ratios": (0.5,), "seeds": (7,)}
-    first = cli.run_comparison(
-        data, estimator, fine_tune_epochs=1, progress=False, **kwargs
+@pytest.mark.skipif(not HAS_MNIST, reason=f"MNIST files not found in {MNIST_DIR}")
+def test_download_fetches_and_verifies_mnist(tmp_path, monkeypatch):
+    """--download through a stand-in opener that serves the local files."""
+    real_urlopen = urllib.request.urlopen
+    requested = []
+
+    def local_urlopen(url, timeout=None):
+        requested.append(url)
+        return real_urlopen((MNIST_DIR / url.rsplit("/", 1)[-1]).as_uri())
+
+    monkeypatch.setattr(urllib.request, "urlopen", local_urlopen)
+    monkeypatch.delenv("SKPRUNE_MNIST_HOME", raising=False)
+    target = tmp_path / "mnist"
+    argv = ["compare", "--dataset", "mnist", "--data-home", str(target)]
+    argv += ["--n-train", "300", "--n-test", "100", *TINY, "--n-seeds", "1"]
+    argv += ["--ratios", "0.5", "--methods", "magnitude"]
+    with pytest.raises(SystemExit, match=re.escape("--download) to fetch")):
+        cli.main([*argv, "--output-dir", str(tmp_path / "out")])
+    assert requested == []
+    assert cli.main([*argv, "--download", "--output-dir", str(tmp_path / "out")]) == 0
+    assert len(requested) == 4 and all(url.startswith("https://") for url in requested)
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        p.name for p in MNIST_DIR.glob("*.gz")
     )
-    second = cli.run_comparison(
-        data, estimator, fine_tune_epochs=1, progress=False, **kwargs
+
+
+def test_download_applies_to_mnist_only(capsys):
+    error = _error_of(["compare", "--download"], capsys)
+    assert (
+        "--download applies only to --dataset mnist, not to --dataset digits" in error
     )
-    columns = ["test_loss", "test_score", "dense_test_loss", "sparsity"]
-    pd.testing.assert_frame_equal(first[columns], second[columns])
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc_info:
+        cli.main(["--version"])
+    assert exc_info.value.code == 0
+    assert capsys.readouterr().out == f"skprune {skprune.__version__}\n"

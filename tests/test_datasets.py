@@ -15,9 +15,13 @@ from scipy.integrate import solve_ivp
 
 from skprune.datasets import (
     NOISE_LEVELS,
+    Dataset,
     _diffusion_sorption,
     get_data_home,
+    infer_task,
+    load_csv_split,
     load_diffusion_sorption,
+    load_digits_split,
     load_mnist,
     make_diffusion_sorption,
     simulate_diffusion_sorption,
@@ -538,3 +542,81 @@ def test_load_diffusion_sorption_without_h5py(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(ImportError, match=re.escape("pip install 'skprune[hdf5]'")):
         load_diffusion_sorption(tmp_path / "any.h5")
+
+
+# ------------------------------------------------------- train/test splits
+
+
+def test_digits_split_is_fixed_and_stratified():
+    first, second = load_digits_split(), load_digits_split()
+    np.testing.assert_array_equal(first.X_train, second.X_train)
+    assert first.X_train.shape == (1347, 64) and first.X_test.shape == (450, 64)
+    assert 0 <= first.X_train.min() and first.X_train.max() <= 1
+    train_share = np.bincount(first.y_train) / len(first.y_train)
+    test_share = np.bincount(first.y_test) / len(first.y_test)
+    np.testing.assert_allclose(train_share, test_share, atol=0.01)
+
+
+def test_infer_task():
+    assert infer_task(pd.Series(["a", "b", "a"])) == "classification"
+    assert infer_task(pd.Series(np.arange(100))) == "classification"  # ints
+    assert infer_task(pd.Series([0.0, 1.0] * 20)) == "classification"  # few
+    assert infer_task(pd.Series(np.linspace(0, 1, 11))) == "regression"
+
+
+def _write_csv(path, n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n) * 100,
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )
+    frame["label"] = np.where(frame["x1"] > 0, "yes", "no")
+    frame["value"] = 3 * frame["x1"] + rng.normal(size=n)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_csv_split_one_hot_standardised(tmp_path):
+    _write_csv(tmp_path / "table.csv")
+    data = load_csv_split(tmp_path / "table.csv", "label")
+    assert data.name == "table" and data.task == "classification"
+    # x1, x2, value and three one-hot columns of colour
+    assert data.X_train.shape == (90, 6) and data.X_test.shape == (30, 6)
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-12)
+    assert set(data.y_train) == {"yes", "no"}
+    regression = load_csv_split(tmp_path / "table.csv", "value")
+    assert regression.task == "regression"
+    np.testing.assert_allclose(regression.y_train.mean(), 0, atol=1e-12)
+    np.testing.assert_allclose(regression.y_train.std(), 1)
+
+
+def test_csv_errors(tmp_path):
+    frame = _write_csv(tmp_path / "table.csv")
+    message = "target column 'target' is not in table.csv; its columns are x1, x2"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_csv_split(tmp_path / "table.csv", "target")
+    frame.loc[3, "x2"] = np.nan
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    message = "gaps.csv has missing values in column(s) x2; fill or drop them first."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_csv_split(tmp_path / "gaps.csv", "label")
+
+
+def test_dataset_subset_and_errors():
+    data = load_digits_split()
+    small = data.subset(n_train=100, n_test=10)
+    assert small.X_train.shape == (100, 64) and small.y_test.shape == (10,)
+    assert (small.loss_name, small.score_name) == ("cross-entropy", "accuracy")
+    with pytest.raises(ValueError, match=re.escape("n_test=451 exceeds the 450 test")):
+        data.subset(n_test=451)
+    with pytest.raises(ValueError, match=re.escape("got 'ranking'")):
+        Dataset("x", "ranking", *[np.zeros((2, 1))] * 4)
+
+
+def test_csv_regression_names_its_standardised_loss(tmp_path):
+    _write_csv(tmp_path / "table.csv")
+    data = load_csv_split(tmp_path / "table.csv", "value")
+    assert (data.loss_name, data.score_name) == ("MSE (standardised target)", "R²")

@@ -190,7 +190,8 @@ def _not_found_message(candidates) -> str:
             lines.append(f"  - '{folder}' ({source}): missing {missing}")
     lines.append(
         "Put the four gzip IDX files in one folder and pass it as data_home or "
-        f"set {MNIST_HOME_ENV} to it, or pass download=True to fetch them."
+        f"set {MNIST_HOME_ENV} to it, or pass download=True (on the command line: "
+        "skprune compare --dataset mnist --download) to fetch and verify them."
     )
     return "\n".join(lines)
 

@@ -6,8 +6,9 @@ and returns the importances, a list of arrays shaped like
 ``coefs_[l][j, i]``), or a tuple ``(importances, compensations)`` where
 ``compensations[l][j, i]`` is the shift of bias ``intercepts_[l][i]`` that
 goes with removing that weight. :func:`get_scorer` resolves a method name
-(or returns a user callable), :func:`check_scorer_output` validates what a
-scorer returned. The math lives in pure functions of (weights, biases,
+(or returns a user callable), :func:`register_scorer` adds a user's scorer
+under a name, :func:`call_scorer` calls any scorer with the same arguments,
+:func:`check_scorer_output` validates what a scorer returned. The math lives in pure functions of (weights, biases,
 activation, X): :func:`compensated_importance`,
 :func:`nonlinear_importance`, :func:`loss_gradients`.
 """
@@ -21,7 +22,16 @@ from ._functional import (
     loss_gradients,
     nonlinear_importance,
 )
-from ._registry import METHODS, SCORERS, check_scorer_output, get_scorer
+from ._registry import (
+    METHOD_NAMES,
+    METHODS,
+    SCORERS,
+    call_scorer,
+    check_scorer_output,
+    get_scorer,
+    register_scorer,
+    unregister_scorer,
+)
 from ._scorers import (
     compensated,
     gradient_magnitude,
@@ -34,8 +44,10 @@ from ._scorers import (
 __all__ = [
     "BATCH_SIZE",
     "METHODS",
+    "METHOD_NAMES",
     "SCORERS",
     "LayerMoments",
+    "call_scorer",
     "check_scorer_output",
     "compensated",
     "compensated_from_moments",
@@ -49,4 +61,6 @@ __all__ = [
     "nonlinear_importance",
     "nonlinear_importance_naive",
     "random_importance",
+    "register_scorer",
+    "unregister_scorer",
 ]

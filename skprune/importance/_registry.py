@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Set
 
 import numpy as np
 
@@ -24,8 +25,133 @@ SCORERS: dict[str, Callable] = {
 """Scorer of each method that ranks the weights of a trained network."""
 
 METHODS = (*SCORERS, "fully_connected")
-"""Every method name the pruner accepts; ``"fully_connected"`` has no scorer
-(it trains a smaller dense network instead of pruning)."""
+"""The built-in method names; ``"fully_connected"`` has no scorer (it trains
+a smaller dense network instead of pruning). Names added by
+:func:`register_scorer` are in :data:`METHOD_NAMES`."""
+
+
+class _MethodNames(Set):
+    """The method names accepted now: the built-ins and the registered ones."""
+
+    def __contains__(self, name):
+        return isinstance(name, str) and (name in SCORERS or name == "fully_connected")
+
+    def __iter__(self):
+        return iter((*SCORERS, "fully_connected"))
+
+    def __len__(self):
+        return len(SCORERS) + 1
+
+    def __repr__(self):
+        return repr(set(self))
+
+    @classmethod
+    def _from_iterable(cls, iterable):  # results of set operations are plain sets
+        return set(iterable)
+
+
+METHOD_NAMES = _MethodNames()
+"""Every method name the pruner accepts, kept up to date by :func:`register_scorer`."""
+
+
+def register_scorer(name: str, scorer: Callable) -> None:
+    """Make ``scorer`` a method name everywhere a built-in one works.
+
+    After registration ``CompensatedPruner(method=name)``,
+    :func:`get_scorer` and :func:`skprune.compare_methods` accept ``name``.
+    The scorer is called as the built-ins are (see :func:`call_scorer`).
+
+    Parameters
+    ----------
+    name : str
+        A new name (a built-in name cannot be replaced).
+    scorer : callable
+        ``scorer(estimator, X, y)`` (optionally with a keyword
+        ``random_state``) returning importances or
+        ``(importances, compensations)``, as :func:`check_scorer_output` takes.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a non-empty string or is a built-in method name.
+    TypeError
+        If ``scorer`` is not callable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skprune.importance import get_scorer, register_scorer
+    >>> def squared(estimator, X, y):
+    ...     return [np.square(c) for c in estimator.coefs_]
+    >>> register_scorer("squared_magnitude", squared)
+    >>> get_scorer("squared_magnitude") is squared
+    True
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A scorer's name must be a non-empty str; got {name!r}.")
+    if name in METHODS:
+        raise ValueError(
+            f"{name!r} is a built-in method name and cannot be replaced; "
+            f"choose a name other than {', '.join(map(repr, METHODS))}."
+        )
+    if not callable(scorer):
+        raise TypeError(
+            f"scorer must be callable as scorer(estimator, X, y); got "
+            f"{type(scorer).__name__} {scorer!r}."
+        )
+    SCORERS[name] = scorer
+
+
+def unregister_scorer(name: str) -> None:
+    """Remove a name added by :func:`register_scorer` (built-ins stay).
+
+    Examples
+    --------
+    >>> from skprune.importance import METHOD_NAMES, register_scorer, unregister_scorer
+    >>> register_scorer("mine", lambda estimator, X, y: None)
+    >>> unregister_scorer("mine")
+    >>> "mine" in METHOD_NAMES
+    False
+    """
+    if name in METHODS or name not in SCORERS:
+        raise ValueError(
+            f"{name!r} is not a registered scorer; registered: "
+            f"{[n for n in SCORERS if n not in METHODS]}."
+        )
+    del SCORERS[name]
+
+
+def call_scorer(scorer: Callable, estimator, X, y, *, random_state=None):
+    """Call a scorer, built-in or the user's, with the same arguments.
+
+    Every scorer gets ``(estimator, X, y)``; a scorer that takes a keyword
+    ``random_state`` (or ``**kwargs``), as the built-ins do, also gets
+    ``random_state`` (a ``RandomState``, the pruner's).
+
+    Examples
+    --------
+    >>> from skprune.importance import call_scorer
+    >>> call_scorer(lambda est, X, y: (est, X, y), "net", "X", "y", random_state=0)
+    ('net', 'X', 'y')
+    >>> call_scorer(lambda est, X, y, random_state=None: random_state, 1, 2, 3,
+    ...             random_state=7)
+    7
+    """
+    if _takes_random_state(scorer):
+        return scorer(estimator, X, y, random_state=random_state)
+    return scorer(estimator, X, y)
+
+
+def _takes_random_state(scorer) -> bool:
+    try:
+        parameters = inspect.signature(scorer).parameters.values()
+    except (TypeError, ValueError):  # no signature to read
+        return False
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == "random_state" and p.kind is not p.POSITIONAL_ONLY)
+        for p in parameters
+    )
 
 
 def get_scorer(method: str | Callable) -> Callable:
@@ -39,7 +165,8 @@ def get_scorer(method: str | Callable) -> Callable:
     ----------
     method : str or callable
         One of ``"compensated"``, ``"nonlinear"``, ``"magnitude"``,
-        ``"gradient_magnitude"``, ``"random"``, or a callable.
+        ``"gradient_magnitude"``, ``"random"``, a name added by
+        :func:`register_scorer`, or a callable.
 
     Returns
     -------
@@ -71,7 +198,7 @@ def get_scorer(method: str | Callable) -> Callable:
         )
     if isinstance(method, str) and method in SCORERS:
         return SCORERS[method]
-    expected = ", ".join(map(repr, METHODS))
+    expected = ", ".join(map(repr, METHOD_NAMES))
     raise ValueError(
         f"Unknown method {method!r}; expected one of {expected} or a callable"
     )

@@ -1,14 +1,18 @@
 """Tables and plots of a pruning comparison (one row per pruner fit).
 
 The functions take a :class:`pandas.DataFrame` with the columns of
-:data:`RESULT_COLUMNS`, as written by ``skprune compare`` to ``results.csv``,
-so that examples and notebooks can rebuild the CLI's report from their own
-runs or from a saved CSV.
+:data:`RESULT_COLUMNS`, as :func:`skprune.compare_methods` returns it and
+``skprune compare`` writes it to ``results.csv``, so that examples and
+notebooks can rebuild the command's report from their own runs or from a
+saved CSV (``pandas.read_csv``). Every number is printed with
+:data:`DIGITS` significant digits.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,27 +24,54 @@ RESULT_COLUMNS = (
     "method",
     "ratio",
     "fine_tuned",
+    "fine_tune_epochs",
     "test_loss",
     "test_score",
     "sparsity",
     "dense_test_loss",
     "dense_test_score",
+    "loss_metric",
+    "score_metric",
     "fit_seconds",
     "prune_seconds",
     "fine_tune_seconds",
 )
 """Columns of a result table: one row per (seed, method, ratio, fine_tuned).
 
-``fit_seconds`` is the wall-clock time of the pruner's whole ``fit`` on an
-already fitted (frozen) dense net; ``prune_seconds`` the part spent scoring
-and pruning, ``fine_tune_seconds`` the part spent fine-tuning (for
-``"fully_connected"``: training the smaller net from scratch).
+- ``dataset``: the data set's name; ``architecture``: the dense net's layer
+  widths, input to output (``784-32-32-10``).
+- ``seed``: ``random_state`` of the dense net and of the pruner.
+- ``method``: the pruning method; ``ratio``: the requested pruning ratio
+  (removed weights / all weights, biases excluded); ``fine_tune_epochs``:
+  epochs of fine-tuning after pruning; ``fine_tuned``: whether there were
+  any.
+- ``test_loss``, ``test_score``: the pruned net on the test rows, in the
+  metrics named by ``loss_metric`` (``cross-entropy`` for a classifier,
+  ``MSE`` for a regressor, of the standardised target where the data set
+  standardises it) and ``score_metric`` (``accuracy`` or ``R²``).
+- ``sparsity``: the share of weights actually removed.
+- ``dense_test_loss``, ``dense_test_score``: the dense net of that seed, same
+  metrics.
+- ``fit_seconds``: wall-clock seconds of the pruner's whole ``fit`` on the
+  already fitted (frozen) dense net, scoring included (where the runner
+  scores once per seed and method, those seconds are added to every run
+  that used the scores); ``prune_seconds`` the part spent scoring and
+  pruning; ``fine_tune_seconds`` the part spent fine-tuning (for
+  ``"fully_connected"``: training the smaller net from scratch).
+
+Swept pruner parameters other than these (see
+:func:`skprune.compare_methods`) add one column each, after
+``fine_tune_epochs``.
 """
 
 PANELS = ((False, "without fine-tuning"), (True, "with fine-tuning"))
 """(value of ``fine_tuned``, panel title), in the order the report shows them."""
 
-LOSS_DIGITS = 4  # significant digits of the losses in the markdown tables
+DIGITS = 4
+"""Significant digits of every number in the tables."""
+
+PLOT_DPI = 100
+"""Resolution of the saved plots (kept small: they go into the repository)."""
 VIOLIN_SPAN = 0.8  # share of the gap between two ratios filled by the violins
 LOG_TICK_DECADES = 2  # beyond this many decades, tick only the powers of 10
 
@@ -74,7 +105,7 @@ def median_loss_table(results: pd.DataFrame, fine_tuned: bool) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> from skprune._report import median_loss_table
+    >>> from skprune.report import median_loss_table
     >>> runs = pd.DataFrame({"method": ["magnitude"] * 3, "ratio": [0.5] * 3,
     ...                      "fine_tuned": [False] * 3, "test_loss": [1.0, 2.0, 9.0]})
     >>> float(median_loss_table(runs, fine_tuned=False).loc["magnitude", 0.5])
@@ -112,14 +143,14 @@ def mean_seconds_table(results: pd.DataFrame) -> pd.DataFrame:
     return table.loc[methods, [t for _, t in PANELS if t in table.columns]]
 
 
-def _format_number(value, digits: int = LOSS_DIGITS) -> str:
+def _format_number(value, digits: int = DIGITS) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}g}"
 
 
 def markdown_table(
-    table: pd.DataFrame, *, index_name: str | None = None, digits: int = LOSS_DIGITS
+    table: pd.DataFrame, *, index_name: str | None = None, digits: int = DIGITS
 ) -> str:
     """A DataFrame of numbers as a GitHub-flavoured markdown table.
 
@@ -139,7 +170,7 @@ def markdown_table(
     Examples
     --------
     >>> import pandas as pd
-    >>> from skprune._report import markdown_table
+    >>> from skprune.report import markdown_table
     >>> print(markdown_table(pd.DataFrame({0.5: [0.12345]}, index=["random"])))
     |  | 0.5 |
     |---|---:|
@@ -162,6 +193,26 @@ def _dense_baseline(results: pd.DataFrame, column: str) -> float:
     return float(results.groupby("seed")[column].first().median())
 
 
+def metric_names(results: pd.DataFrame) -> tuple[str, str]:
+    """The names of the test loss and score metrics of `results`.
+
+    Read from the ``loss_metric`` and ``score_metric`` columns; a table
+    without them (an older CSV) gives ``("loss", "score")``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skprune.report import metric_names
+    >>> metric_names(pd.DataFrame({"loss_metric": ["MSE"], "score_metric": ["R²"]}))
+    ('MSE', 'R²')
+    """
+    names = []
+    for column, default in (("loss_metric", "loss"), ("score_metric", "score")):
+        values = _in_order(results[column]) if column in results else []
+        names.append(", ".join(map(str, values)) if values else default)
+    return names[0], names[1]
+
+
 def markdown_report(results: pd.DataFrame, *, title: str | None = None) -> str:
     """The comparison as markdown: two loss tables, the dense baseline, timings.
 
@@ -177,35 +228,96 @@ def markdown_report(results: pd.DataFrame, *, title: str | None = None) -> str:
     text : str
         Median test loss over seeds per method x pruning ratio without and
         with fine-tuning, the dense nets' median test loss and score, and
-        the mean seconds per method.
+        the mean seconds per method, each named by its metric.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skprune.report import markdown_report
+    >>> runs = pd.DataFrame({"dataset": "toy", "architecture": "4-8-3", "seed": 0,
+    ...     "method": ["magnitude", "magnitude"], "ratio": 0.5,
+    ...     "fine_tuned": [False, True], "test_loss": [0.5, 0.4],
+    ...     "dense_test_loss": 0.3, "dense_test_score": 0.9,
+    ...     "loss_metric": "cross-entropy", "score_metric": "accuracy",
+    ...     "fit_seconds": [0.01, 0.2]})
+    >>> print(markdown_report(runs).splitlines()[4])
+    Dense baseline: test cross-entropy 0.3, test accuracy 0.9.
     """
     if title is None:
         title = (
             f"Pruning comparison: {', '.join(map(str, _in_order(results['dataset'])))}"
             f", {', '.join(map(str, _in_order(results['architecture'])))}"
         )
+    loss, score = metric_names(results)
     seeds = _in_order(results["seed"])
+    dense_loss = _format_number(_dense_baseline(results, "dense_test_loss"))
+    dense_score = _format_number(_dense_baseline(results, "dense_test_score"))
     parts = [
         f"# {title}",
         "",
         f"Median over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}) of the "
-        "test loss; columns are pruning ratios.",
+        f"test {loss}; columns are pruning ratios.",
         "",
-        f"Dense baseline: test loss {_format_number(_dense_baseline(results, 'dense_test_loss'))}, "
-        f"test score {_format_number(_dense_baseline(results, 'dense_test_score'))}.",
+        f"Dense baseline: test {loss} {dense_loss}, test {score} {dense_score}.",
     ]
     for fine_tuned, name in PANELS:
         if (results["fine_tuned"] == fine_tuned).any():
             table = median_loss_table(results, fine_tuned)
-            parts += ["", f"## Test loss {name}", "", markdown_table(table)]
+            parts += ["", f"## Test {loss} {name}", "", markdown_table(table)]
     seconds = mean_seconds_table(results)
     parts += [
         "",
         "## Mean seconds per run (scoring + pruning, + fine-tuning)",
         "",
-        markdown_table(seconds, index_name="method", digits=3),
+        markdown_table(seconds, index_name="method"),
     ]
     return "\n".join(parts) + "\n"
+
+
+def plot_title(results: pd.DataFrame) -> str:
+    """``"<dataset>, <architecture>, <n> seed(s)"`` of a result table."""
+    dataset = ", ".join(map(str, _in_order(results["dataset"])))
+    architecture = ", ".join(map(str, _in_order(results["architecture"])))
+    return f"{dataset}, {architecture}, {results['seed'].nunique()} seed(s)"
+
+
+def write_report(results: pd.DataFrame, output_dir) -> dict:
+    """Write ``results.csv``, ``results.md`` and ``violin.png``; return their paths.
+
+    The plot needs matplotlib (``pip install skprune[plots]``); without it
+    only the two tables are written. The plot is drawn without a display
+    (matplotlib's file backend is used if none is selected yet).
+
+    Parameters
+    ----------
+    results : DataFrame
+        One row per run, as :func:`skprune.compare_methods` returns it.
+    output_dir : str or path-like
+        Created if missing; existing files are replaced.
+
+    Returns
+    -------
+    paths : dict of {"csv", "markdown", "plot"} to pathlib.Path
+        What was written (no ``"plot"`` without matplotlib).
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": output_dir / "results.csv", "markdown": output_dir / "results.md"}
+    results.to_csv(paths["csv"], index=False)
+    paths["markdown"].write_text(markdown_report(results), encoding="utf-8")
+    try:
+        import matplotlib
+    except ImportError:
+        return paths
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths["plot"] = output_dir / "violin.png"
+    fig = plot_loss_violins(results, title=plot_title(results))
+    fig.savefig(paths["plot"], dpi=PLOT_DPI)
+    plt.close(fig)
+    return paths
 
 
 def _violin_or_points(ax, values, position, width, color):
@@ -264,7 +376,7 @@ def _log_axis(ax):
 def plot_loss_violins(
     results: pd.DataFrame, *, axes=None, log: bool = True, title=None, legend=True
 ):
-    """Violin plots of test loss against pruning ratio, as in the paper's figures.
+    """Violin plots of the test loss against pruning ratio, as in the paper's figures.
 
     One panel without and one with fine-tuning (those present in `results`);
     in each, one violin per method and ratio over the seeds (the seeds also
@@ -310,7 +422,8 @@ def plot_loss_violins(
     for ax in axes[: len(panels)]:
         if log:
             _log_axis(ax)
-    axes[0].set_ylabel("test loss" + (" (log scale)" if log else ""))
+    loss_name = metric_names(results)[0]
+    axes[0].set_ylabel(f"test {loss_name}" + (" (log scale)" if log else ""))
     handles = _legend_handles(methods) if legend else []
     if new_figure:
         if handles:
@@ -345,3 +458,17 @@ def _legend_handles(methods) -> list:
     colors = _method_colors(methods)
     handles = [Patch(color=colors[m], alpha=0.6, label=m) for m in methods]
     return handles + [Line2D([], [], color="black", linestyle="--", label="dense")]
+
+
+__all__ = [
+    "DIGITS",
+    "RESULT_COLUMNS",
+    "markdown_report",
+    "markdown_table",
+    "mean_seconds_table",
+    "median_loss_table",
+    "metric_names",
+    "plot_loss_violins",
+    "plot_title",
+    "write_report",
+]
