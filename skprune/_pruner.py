@@ -28,7 +28,16 @@ from sklearn.utils.validation import check_is_fitted, check_memory, validate_dat
 
 from ._mlp import MLPClassifier
 from ._validation import numeric_input
-from .importance import METHOD_NAMES, call_scorer, check_scorer_output, get_scorer
+from .importance import (
+    METHOD_NAMES,
+    call_scorer,
+    check_scorer_output,
+    get_scorer,
+    neuron_compensated_importance,
+    neuron_magnitude,
+    neuron_masks,
+    neuron_scores_from_weights,
+)
 
 
 def _fit_dense(estimator, X, y, fit_params):
@@ -162,6 +171,26 @@ def compensated_intercepts(intercepts, compensations, masks):
     ]
 
 
+def neuron_pruning(net, scored, prune_ratio, scope):
+    """Neuron scores to ``(importances, compensations, masks)`` of the pruner.
+
+    ``importances`` holds one score per hidden neuron (one array per hidden
+    layer); ``compensations`` is shaped like ``coefs_``: the shift of the next
+    layer's biases for removing neuron i sits on the row of its outgoing
+    weights (``compensations[l + 1][i]``, zero for kept neurons), so summing
+    over the pruned weights of each column applies the removed neurons' shifts.
+    """
+    scores, shifts = scored
+    units = (net.n_features_in_, *net.hidden_layer_sizes_, net.n_outputs_)
+    masks, removed = neuron_masks(scores, units, prune_ratio, scope)
+    compensations = None
+    if shifts is not None:  # only the removed neurons' rows: a removed neuron
+        # of the next layer loses every incoming weight, kept rows included
+        rows = [np.where(r[:, None], shift, 0.0) for r, shift in zip(removed, shifts)]
+        compensations = [np.zeros(np.shape(net.coefs_[0])), *rows]
+    return scores, compensations, masks
+
+
 def _estimator_has(attr):
     def check(self):
         if hasattr(self, "estimator_"):
@@ -210,6 +239,21 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         Seeds ``method="random"`` and the ``max_samples`` subsample.
     verbose : bool, default=False
         Print the time of each stage.
+    granularity : {"weight", "neuron"}, default="weight"
+        Remove single weights, or whole hidden neurons (with their incoming
+        and outgoing weights) until at least ``round(prune_ratio *
+        n_weights)`` weights are gone (``scope="layer"``: that share of each
+        hidden layer's neurons). Per neuron, ``"compensated"`` is structured
+        EC: the least first-order output change when the neuron is removed
+        and the next layer's biases take the best shift, cross terms between
+        the next layer's neurons included
+        (:func:`skprune.importance.neuron_compensated_importance`);
+        ``"magnitude"`` is the squared L2 norm of the neuron's incoming and
+        outgoing weights; ``"random"`` a uniform draw; any other method or
+        callable sums its weight importances over the neuron's weights, with
+        no compensation. Neurons of different layers are ranked by score per
+        weight they take with them (:func:`skprune.importance.neuron_masks`).
+        :func:`skprune.compact` turns the result into a smaller dense net.
 
     Attributes
     ----------
@@ -219,7 +263,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         The dense network before pruning.
     importances_ : list of ndarray or None
         Importance of every weight, shaped like ``coefs_`` (None for
-        ``"fully_connected"``).
+        ``"fully_connected"``); with ``granularity="neuron"``, the score of
+        every hidden neuron, one array per hidden layer.
     compensations_ : list of ndarray or None
         Bias shift of neuron ``i`` when weight ``coefs_[l][j, i]`` is removed,
         shaped like ``coefs_`` (None where the method has none).
@@ -232,7 +277,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     sparsity_ : float
         ``n_pruned_ / n_weights_``.
     feature_importances_ : ndarray of shape (n_features_in_,) or None
-        Summed importance of each input's outgoing weights.
+        Summed importance of each input's outgoing weights (None for
+        ``"fully_connected"`` and ``granularity="neuron"``).
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -267,6 +313,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "granularity": [StrOptions({"weight", "neuron"})],
     }
 
     def __init__(
@@ -281,6 +328,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         memory=None,
         random_state=None,
         verbose=False,
+        granularity="weight",
     ):
         self.estimator = estimator
         self.prune_ratio = prune_ratio
@@ -291,6 +339,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
+        self.granularity = granularity
 
     # -------------------------------------------------------------------- fit
 
@@ -344,15 +393,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         if self.method == "fully_connected":
             return self._fit_fully_connected(mlp, X, y, mlp_params)
         with self._timer("scoring"):
-            importances, compensations = score_weights(
-                self.dense_estimator_,
-                X,
-                y,
-                method=self.method,
-                max_samples=self.max_samples,
-                random_state=rng,
-            )
-            masks = prune_masks(importances, self.prune_ratio, self.scope)
+            importances, compensations, masks = self._score_and_mask(X, y, rng)
         self.importances_, self.compensations_, self.masks_ = (
             importances,
             compensations,
@@ -367,7 +408,9 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_weights_ = int(sum(m.size for m in masks))
         self.n_pruned_ = int(sum(m.size - m.sum() for m in masks))
         self.sparsity_ = self.n_pruned_ / self.n_weights_
-        self.feature_importances_ = importances[0].sum(axis=1)
+        self.feature_importances_ = (
+            importances[0].sum(axis=1) if self.granularity == "weight" else None
+        )
         return self
 
     def _mlp_fit_params(self, fit_params):
@@ -381,6 +424,43 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             return mlp
         fit = check_memory(self.memory).cache(_fit_dense)
         return fit(clone(mlp), X, y, fit_params)
+
+    def _score_and_mask(self, X, y, rng):
+        """Importances, compensations and masks of this fit's granularity."""
+        dense = self.dense_estimator_
+        if self.granularity == "weight":
+            importances, compensations = score_weights(
+                dense,
+                X,
+                y,
+                method=self.method,
+                max_samples=self.max_samples,
+                random_state=rng,
+            )
+            masks = prune_masks(importances, self.prune_ratio, self.scope)
+            return importances, compensations, masks
+        X, y = scoring_rows(X, y, self.max_samples, rng)
+        scored = self._neuron_scores(X, y, rng)
+        return neuron_pruning(dense, scored, self.prune_ratio, self.scope)
+
+    def _neuron_scores(self, X, y, rng):
+        """Per-neuron scores and next-layer bias shifts (None without)."""
+        net = self.dense_estimator_
+        if self.method == "compensated":
+            return neuron_compensated_importance(
+                net.coefs_,
+                net.intercepts_,
+                net.activation,
+                X,
+                prelu_weights=net.prelu_weights_ if net.activation == "prelu" else None,
+                device=net.device,
+            )
+        if self.method == "magnitude":
+            return neuron_magnitude(net.coefs_), None
+        if self.method == "random":
+            return [rng.random_sample(n) for n in net.hidden_layer_sizes_], None
+        weights, _ = score_weights(net, X, y, method=self.method, random_state=rng)
+        return neuron_scores_from_weights(weights), None
 
     def _pruned_copy(self, masks, compensations):
         """A copy of the dense net with biases compensated and masks held."""

@@ -40,6 +40,14 @@ from ._scorers import (
     nonlinear_importance_naive,
     random_importance,
 )
+from ._structured import (
+    neuron_compensated_from_moments,
+    neuron_compensated_importance,
+    neuron_magnitude,
+    neuron_masks,
+    neuron_moments,
+    neuron_scores_from_weights,
+)
 
 __all__ = [
     "BATCH_SIZE",
@@ -60,6 +68,12 @@ __all__ = [
     "nonlinear",
     "nonlinear_importance",
     "nonlinear_importance_naive",
+    "neuron_compensated_from_moments",
+    "neuron_compensated_importance",
+    "neuron_magnitude",
+    "neuron_masks",
+    "neuron_moments",
+    "neuron_scores_from_weights",
     "random_importance",
     "register_scorer",
     "unregister_scorer",
