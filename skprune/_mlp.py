@@ -22,7 +22,8 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     type_of_target,
@@ -39,11 +40,21 @@ from ._torch.activations import ACTIVATIONS
 from ._torch.data import BatchIterator, TensorData
 from ._torch.losses import PerSampleLoss
 from ._torch.module import MLPModule
-from ._torch.net import MLPNet, SklearnStopping, fused_adam_supported
+from ._torch.net import MLPNet, fused_adam_supported
+from ._torch.solvers import (
+    LearningRateSchedule,
+    SklearnSGD,
+    SklearnStopping,
+    fit_lbfgs,
+)
 from ._validation import numeric_input
 
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
 PREDICT_BATCH_SIZE = 4096
+
+# scikit-learn's solvers; the first two train through skorch's epoch loop.
+SOLVERS = ("adam", "sgd", "lbfgs")
+STOCHASTIC_SOLVERS = ("adam", "sgd")
 
 
 def _as_layer_sizes(hidden_layer_sizes):
@@ -81,25 +92,33 @@ class _BaseMLP(BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"adam"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "callbacks": [list, None],
         "net_params": [dict, None],
@@ -113,19 +132,24 @@ class _BaseMLP(BaseEstimator):
         solver="adam",
         alpha=1e-4,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
         tol=1e-4,
         verbose=False,
         warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
         early_stopping=False,
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         device="cpu",
         callbacks=None,
         net_params=None,
@@ -135,19 +159,24 @@ class _BaseMLP(BaseEstimator):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
         self.tol = tol
         self.verbose = verbose
         self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.device = device
         self.callbacks = callbacks
         self.net_params = net_params
@@ -224,22 +253,32 @@ class _BaseMLP(BaseEstimator):
             )
         return min(self.batch_size, n_samples)
 
-    def _build_net(self, n_features, n_samples, stopping, valid_data):
-        seed = self._random_state.randint(np.iinfo(np.int32).max)
-        layer_units = (n_features, *self.hidden_layer_sizes_, self.n_outputs_)
-        optimizer_kwargs = {
+    def _optimizer_settings(self):
+        """skorch settings of the torch optimizer for ``solver``."""
+        if self.solver == "sgd":
+            return {
+                "optimizer": SklearnSGD,
+                "optimizer__momentum": self.momentum,
+                "optimizer__nesterov": self.nesterovs_momentum,
+            }
+        settings = {
+            "optimizer": torch.optim.Adam,
             "optimizer__betas": (self.beta_1, self.beta_2),
             "optimizer__eps": self.epsilon,
         }
         if fused_adam_supported(str(self.device)):
-            optimizer_kwargs["optimizer__fused"] = True
+            settings["optimizer__fused"] = True
+        return settings
+
+    def _build_net(self, n_features, n_samples, valid_data):
+        seed = self._random_state.randint(np.iinfo(np.int32).max)
+        layer_units = (n_features, *self.hidden_layer_sizes_, self.n_outputs_)
         settings = dict(
             module__layer_units=layer_units,
             module__activation=self.activation,
             module__seed=seed,
             criterion=PerSampleLoss,
             criterion__out_activation=self.out_activation_,
-            optimizer=torch.optim.Adam,
             lr=self.learning_rate_init,
             max_epochs=self.max_iter,
             batch_size=self._batch_size(n_samples),
@@ -249,27 +288,36 @@ class _BaseMLP(BaseEstimator):
             iterator_valid=BatchIterator,
             iterator_valid__batch_size=PREDICT_BATCH_SIZE,
             train_split=_split_for(valid_data),
-            callbacks=[("sklearn_stopping", stopping), *(self.callbacks or [])],
+            callbacks=[
+                ("sklearn_stopping", self._stopping_callback()),
+                *(self.callbacks or []),
+            ],
             device=self.device,
-            verbose=int(self.verbose),
+            verbose=0,  # scikit-learn's lines are printed by SklearnStopping
             alpha=self.alpha,
-            **optimizer_kwargs,
+            **self._optimizer_settings(),
         )
         settings.update(self.net_params or {})  # the user's settings win
         net = MLPNet(settings.pop("module", MLPModule), **settings)
         return net.initialize()
 
+    def _new_schedule(self):
+        """scikit-learn's learning-rate state (its ``_optimizer.learning_rate``)."""
+        kind = self.learning_rate if self.solver == "sgd" else "constant"
+        return LearningRateSchedule(kind, self.learning_rate_init, self.power_t)
+
     def _stopping_callback(self):
-        score_fn = None
-        if self.early_stopping:
-            score_fn = self._validation_score
+        score_fn = self._validation_score if self.early_stopping else None
         return SklearnStopping(
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, score_fn=score_fn
         )
 
     def _validation_score(self, net):
+        """The validation score; NaN when the network's output is not finite."""
         X_val, y_val, w_val = self._validation_set
         raw = _forward(net, X_val)
+        if not np.isfinite(raw).all():
+            return np.nan
         y_pred = self._predict_from_raw(raw)
         return self._score_fn(y_val, y_pred, sample_weight=w_val)
 
@@ -298,7 +346,8 @@ class _BaseMLP(BaseEstimator):
         """Fit from scratch, or continue (``warm_start``, ``incremental``, ``keep``).
 
         Everything is validated and set up before training starts; an error
-        until then leaves the estimator exactly as it was.
+        until then leaves the estimator exactly as it was. A fit that ends
+        with non-finite parameters raises ValueError, as scikit-learn's does.
         """
         with self._unchanged_on_error():
             train, stopping = self._prepare_fit(
@@ -306,7 +355,11 @@ class _BaseMLP(BaseEstimator):
             )
         if epochs is None:
             epochs = 1 if incremental else self.max_iter
-        self._run_epochs(train, epochs, stopping)
+        if self.solver == "lbfgs" and not incremental:
+            self._run_lbfgs(train, epochs)
+        else:
+            self._run_epochs(train, epochs, stopping, incremental)
+        _check_finite(self._module())
         return self
 
     @contextmanager
@@ -324,6 +377,7 @@ class _BaseMLP(BaseEstimator):
         """Validate the data, set up the outputs and the net; no training."""
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True.")
+        _check_device(self.device)
         if incremental:
             self._start_partial_fit(y, classes)
         first = not (hasattr(self, "net_") and (self.warm_start or incremental or keep))
@@ -338,14 +392,47 @@ class _BaseMLP(BaseEstimator):
             self._initialize_outputs(y)
         train, valid = self._split(X, y_raw, y, sample_weight)
         if first:
-            stopping = self._stopping_callback().initialize()
-            self.net_ = self._build_net(X.shape[1], len(train), stopping, valid)
-            self.loss_curve_, self.t_, self.best_loss_ = [], 0, np.inf
+            self.net_ = self._build_net(X.shape[1], len(train), valid)
+            self.t_, self.n_iter_ = 0, 0
+        if first or "_no_improvement_count" not in self.__dict__:
+            self._start_stochastic_state()
+        elif not (incremental or keep):  # a warm start: a fresh optimizer
+            self.net_.initialize_optimizer()
+            self._optimizer = self._new_schedule()
+        self.net_.train_split = _split_for(valid)
+        return train, self._stopping_for(train)
+
+    def _start_stochastic_state(self):
+        """The attributes of a first fit; scikit-learn's for each solver."""
+        self._optimizer = self._new_schedule()
+        self._no_improvement_count = 0
+        self.loss_curve_ = []
+        self.best_loss_ = None if self.early_stopping else np.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+
+    def _stopping_for(self, train):
+        """The net's stopping callback, set up for this call's epochs."""
+        callbacks = dict(self.net_.callbacks_)
+        if "sklearn_stopping" not in callbacks:  # the net was built without it
+            self.net_.callbacks = [
+                ("sklearn_stopping", self._stopping_callback()),
+                *(self.net_.callbacks or []),
+            ]
+            self.net_.initialize_callbacks()
+            callbacks = dict(self.net_.callbacks_)
+        stopping = callbacks["sklearn_stopping"].initialize()
+        stopping.tol, stopping.n_iter_no_change = self.tol, self.n_iter_no_change
+        stopping.score_fn = self._validation_score if self.early_stopping else None
+        stopping.schedule, stopping.verbose = self._optimizer, self.verbose
+        stopping.n_samples, stopping.t_ = len(train), self.t_
+        stopping.no_improvement_count_ = self._no_improvement_count
+        if self.early_stopping:
+            stopping.validation_scores_ = list(self.validation_scores_ or [])
+            stopping.best_validation_score_ = _or(self.best_validation_score_, -np.inf)
         else:
-            stopping = dict(self.net_.callbacks_)["sklearn_stopping"].initialize()
-            stopping.best_loss_ = self.best_loss_ or np.inf
-            self.net_.train_split = _split_for(valid)
-        return train, stopping
+            stopping.best_loss_ = _or(self.best_loss_, np.inf)
+        return stopping
 
     def _start_partial_fit(self, y, classes):
         """Set up what the first call to ``partial_fit`` needs (classifier labels)."""
@@ -494,10 +581,13 @@ class _BaseMLP(BaseEstimator):
         ]
 
     def _split(self, X, y_raw, y, sample_weight):
-        if not self.early_stopping:
+        if not self.early_stopping or self.solver == "lbfgs":
             self._validation_set = None
             return self._to_tensor_data(X, y, sample_weight), None
-        stratify = y_raw if is_classifier(self) and self.n_outputs_ == 1 else None
+        # scikit-learn stratifies only single-output classification, on the
+        # binarized labels.
+        single = is_classifier(self) and self.n_outputs_ == 1
+        stratify = np.asarray(y, dtype=bool) if single else None
         arrays = [X, y_raw, y] + ([] if sample_weight is None else [sample_weight])
         parts = train_test_split(
             *arrays,
@@ -520,7 +610,7 @@ class _BaseMLP(BaseEstimator):
             self._to_tensor_data(X_val, y_val, w_val),
         )
 
-    def _run_epochs(self, train, epochs, stopping):
+    def _run_epochs(self, train, epochs, stopping, incremental=False):
         n_before = len(self.net_.history)
         self.net_.partial_fit(train, None, epochs=epochs)
         new_losses = [float(row["train_loss"]) for row in self.net_.history[n_before:]]
@@ -528,10 +618,11 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_.extend(new_losses)
         self.loss_ = self.loss_curve_[-1]
         self.t_ += self.n_iter_ * len(train)
+        self._no_improvement_count = stopping.no_improvement_count_
+        stopping.schedule = None  # the estimator's _optimizer; set for each fit
         if self.early_stopping:
             self.validation_scores_ = stopping.validation_scores_
             self.best_validation_score_ = stopping.best_validation_score_
-            self.best_loss_ = None
             if stopping.best_state_ is not None:
                 self.net_.module_.load_state_dict(stopping.best_state_)
             # Keep no tensors outside the net's torch state (module, optimizer,
@@ -539,9 +630,8 @@ class _BaseMLP(BaseEstimator):
             stopping.best_state_ = None
             self.net_.train_split = None
         else:
-            self.best_loss_ = min(self.best_loss_ or np.inf, *new_losses)
-            self.validation_scores_ = self.best_validation_score_ = None
-        if epochs > 1 and not stopping.stopped_ and self.n_iter_ == epochs:
+            self.best_loss_ = stopping.best_loss_
+        if not incremental and not stopping.stopped_ and self.n_iter_ == epochs:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({epochs}) reached and "
                 "the optimization hasn't converged yet.",
@@ -549,10 +639,31 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
 
+    def _run_lbfgs(self, train, max_iter):
+        """Full-batch L-BFGS (scikit-learn's attributes: no loss curve)."""
+        self.n_iter_, self.loss_ = fit_lbfgs(
+            self.net_,
+            train,
+            max_iter=max_iter,
+            max_fun=self.max_fun,
+            tol=self.tol,
+            verbose=self.verbose,
+        )
+        for name in _STOCHASTIC_ONLY:
+            self.__dict__.pop(name, None)
+
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers "
+                f"({' and '.join(STOCHASTIC_SOLVERS)}); got solver={self.solver!r}."
+            )
+        return True
+
     # --------------------------------------------------------------- predict
 
     def _raw_output(self, X):
-        """The network's raw output (logits for classifiers) as float64."""
+        """The network's raw output (logits for classifiers), float32 or float64."""
         check_is_fitted(self)
         with numeric_input(X):
             X = validate_data(
@@ -571,6 +682,59 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
+# Fitted attributes that only the stochastic solvers have (as in scikit-learn).
+_STOCHASTIC_ONLY = (
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "_no_improvement_count",
+)
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _check_finite(module):
+    """Raise scikit-learn's ValueError if a parameter is NaN or infinite."""
+    if not all(torch.isfinite(p).all() for p in module.parameters()):
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may "
+            "contain large values and need to be preprocessed."
+        )
+
+
+def _available_devices():
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def _check_device(device):
+    """Raise ValueError unless ``device`` names a device that exists here."""
+    available = _available_devices()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device={device!r} is not a torch device ({error}); available on "
+            f"this machine: {available}."
+        ) from error
+    if parsed.type == "cpu":
+        return
+    name = parsed.type if parsed.index is None else f"{parsed.type}:{parsed.index}"
+    known = {d.split(":")[0] for d in available} if parsed.index is None else available
+    if name not in known:
+        raise ValueError(
+            f"device={device!r} is not available on this machine; available: "
+            f"{available}."
+        )
+
+
 def _split_for(valid):
     return None if valid is None else predefined_split(valid)
 
@@ -587,7 +751,8 @@ def _to_numpy(tensor):
 
 
 def _forward(net, X):
-    """Raw network output for array ``X`` in row blocks, as float64 numpy."""
+    """Raw network output for ``X`` in row blocks: float32 for float32 ``X``
+    (as scikit-learn), float64 otherwise."""
     module = net.module_
     device = next(module.parameters()).device
     was_training = module.training
@@ -598,18 +763,23 @@ def _forward(net, X):
             block = _writeable_float32(X[start : start + PREDICT_BATCH_SIZE])
             out.append(module(torch.as_tensor(block, device=device)).cpu().numpy())
     module.train(was_training)
+    dtype = X.dtype if X.dtype == np.float32 else np.float64
     if not out:
-        return np.empty((0, module.layer_units[-1]))
-    return np.concatenate(out).astype(np.float64)
+        return np.empty((0, module.layer_units[-1]), dtype=dtype)
+    return np.concatenate(out).astype(dtype, copy=False)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by a skorch net on torch.
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`
-    with the Adam solver: same parameter names and meanings, same fitted
+    with its three solvers: same parameter names and meanings, same fitted
     attributes, log-loss plus ``alpha``-weighted L2 penalty, scikit-learn's
-    initialisation and stopping rule. Training runs in float32 on ``device``.
+    initialisation (same distribution, other draws) and stopping rule. Adam
+    and SGD train through the skorch net's epoch loop in float32 on
+    ``device``; L-BFGS runs scipy's L-BFGS-B on the whole training set in
+    float64 and stores the result in float32. Float32 input gives float32
+    outputs.
 
     Parameters
     ----------
@@ -617,14 +787,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Width of each hidden layer.
     activation : {"identity", "logistic", "tanh", "relu", "prelu"}, default="relu"
         Hidden-layer activation; ``"prelu"`` learns one slope per hidden layer.
-    solver : {"adam"}, default="adam"
-        Only Adam is offered; the parameter exists for drop-in compatibility.
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        ``"adam"``: torch's Adam (fused where available). ``"sgd"``:
+        scikit-learn's stochastic gradient descent with momentum.
+        ``"lbfgs"``: scipy's L-BFGS-B on the full training set, as
+        scikit-learn; no ``partial_fit``, ``early_stopping`` is ignored, and
+        ``net_.history`` gets one row per L-BFGS iteration.
     alpha : float, default=1e-4
         Strength of the L2 penalty (divided by the batch's sample weight).
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        SGD's schedule: ``"invscaling"`` sets the rate to
+        ``learning_rate_init / (t_ + 1) ** power_t`` after every epoch;
+        ``"adaptive"`` divides it by 5 whenever the stopping rule would stop,
+        and stops once it is at most 1e-6. Only for ``solver="sgd"``.
     learning_rate_init : float, default=1e-3
-        Adam's step size.
+        Step size of Adam and SGD.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
     max_iter : int, default=200
         Maximum number of epochs.
     shuffle : bool, default=True
@@ -635,17 +816,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts.
     verbose : bool, default=False
-        Print skorch's epoch table.
+        Print scikit-learn's progress lines (``Iteration N, loss = ...``,
+        ``Validation score: ...`` and the reason for stopping).
     warm_start : bool, default=False
-        Continue from the previous fit's parameters.
+        Continue from the previous fit's parameters (with a fresh optimizer,
+        as scikit-learn); ``y`` must have the same classes.
+    momentum : float in [0, 1], default=0.9
+        SGD's momentum: velocity ``v <- momentum * v - rate * gradient``.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for SGD (when ``momentum > 0``).
     early_stopping : bool, default=False
         Stop on the validation accuracy of a held-out ``validation_fraction``.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     beta_1, beta_2, epsilon : float
         Adam's parameters.
-    n_iter_no_change : int, default=10
-        Epochs without improvement by ``tol`` before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement by ``tol`` before stopping (``np.inf``:
+        never stop early).
+    max_fun : int, default=15000
+        L-BFGS's maximum number of loss evaluations (``max_iter`` bounds its
+        iterations).
     device : str or torch.device, default="cpu"
         Where the network is trained (e.g. ``"cuda"``).
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
@@ -665,15 +856,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     loss_ : float
         Mean training loss of the last epoch (penalty included).
     loss_curve_ : list of float
-        Training loss per epoch.
+        Training loss per epoch (Adam and SGD only).
     best_loss_ : float or None
-        Lowest training loss (None with early stopping).
+        Lowest training loss (None with early stopping; Adam and SGD only).
     validation_scores_ : list of float or None
-        Validation accuracy per epoch with early stopping.
+        Validation accuracy per epoch with early stopping (NaN for an epoch
+        whose network output is not finite).
     best_validation_score_ : float or None
         Best validation accuracy with early stopping.
     t_ : int
-        Training rows seen.
+        Training rows seen by Adam and SGD (0 for L-BFGS, as scikit-learn).
     n_iter_ : int
         Epochs run by the last call to ``fit`` / ``partial_fit``.
     n_layers_ : int
@@ -758,7 +950,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"`y` has classes not in `self.classes_`: self.classes_ has "
                     f"{self.classes_}, `y` has {classes}."
                 )
-        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+        elif set(classes) != set(self.classes_):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as in "
                 f"the previous call to fit. Previously got {self.classes_}, `y` has "
@@ -799,6 +991,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch on ``(X, y)``; ``classes`` is needed on the first call.
@@ -847,16 +1040,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by a skorch net on torch.
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`
-    with the Adam solver: half squared error plus ``alpha``-weighted L2
-    penalty, scikit-learn's parameters, attributes and stopping rule.
-    Predictions have the shape of the training ``y`` (1-D or 2-D).
+    with its three solvers: half squared error (or half Poisson deviance)
+    plus ``alpha``-weighted L2 penalty, scikit-learn's parameters,
+    attributes and stopping rule. Predictions have the shape of the training
+    ``y`` (1-D or 2-D).
 
     Parameters
     ----------
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        ``"poisson"``: half Poisson deviance with an exponential output
+        (``predict`` returns ``exp`` of the network's output; ``y >= 0``).
+        Keyword-only here (scikit-learn takes it as the first positional
+        parameter, before ``hidden_layer_sizes``).
     hidden_layer_sizes, activation, solver, alpha, batch_size, \
-learning_rate_init, max_iter, shuffle, random_state, tol, verbose, \
-warm_start, early_stopping, validation_fraction, beta_1, beta_2, epsilon, \
-n_iter_no_change, device, callbacks, net_params
+learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, \
+tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, \
+validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, \
+device, callbacks, net_params
         As in :class:`MLPClassifier`; early stopping uses the validation R².
 
     Attributes
@@ -866,7 +1066,7 @@ best_validation_score_, t_, n_iter_, n_layers_, n_outputs_, n_features_in_, \
 feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
         As in :class:`MLPClassifier`.
     out_activation_ : str
-        Always ``"identity"``.
+        ``"identity"``, or ``"exp"`` for ``loss="poisson"``.
 
     Examples
     --------
@@ -883,10 +1083,76 @@ feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
 
     _xfail_checks = MLPClassifier._xfail_checks
 
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        loss="squared_error",
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        device="cpu",
+        callbacks=None,
+        net_params=None,
+    ):
+        self.loss = loss
+        super().__init__(
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            device=device,
+            callbacks=callbacks,
+            net_params=net_params,
+        )
+
     def _initialize_outputs(self, y):
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(self.hidden_layer_sizes_) + 2
-        self.out_activation_ = "identity"
+        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
         with numeric_input(X):
@@ -905,12 +1171,19 @@ feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
                 f"{type(self).__name__} needs numeric targets y; got y of dtype "
                 f"{y.dtype} (first value {y.flat[0]!r})."
             )
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(
+                "loss='poisson' needs targets y >= 0; got the smallest y "
+                f"{y.min():.6g}."
+            )
         if reset:
             self._y_ndim = y.ndim
         y2d = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, y, y2d.astype(np.float32)
 
     def _predict_from_raw(self, raw):
+        if self.out_activation_ == "exp":
+            raw = np.exp(raw)
         return raw.ravel() if self._y_ndim == 1 else raw
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -923,6 +1196,7 @@ feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``.

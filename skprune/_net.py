@@ -7,7 +7,8 @@ Models pickled by earlier releases name their net's classes by this module
 from ._torch.data import BatchIterator, TensorData
 from ._torch.losses import PerSampleLoss
 from ._torch.module import MLPModule
-from ._torch.net import MLPNet, SklearnStopping
+from ._torch.net import MLPNet
+from ._torch.solvers import SklearnStopping
 
 __all__ = [
     "BatchIterator",

@@ -494,34 +494,47 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ delegation
 
+    def _checked(self, X):
+        """X checked against the fit's features (count and names, as any
+        scikit-learn estimator), as the array the MLP was fitted on."""
+        check_is_fitted(self)
+        with numeric_input(X):
+            return validate_data(
+                self,
+                X,
+                reset=False,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+            )
+
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict with the pruned network."""
-        check_is_fitted(self)
+        X = self._checked(X)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the pruned network."""
-        check_is_fitted(self)
+        X = self._checked(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the pruned network."""
-        check_is_fitted(self)
+        X = self._checked(X)
         return self.estimator_.predict_log_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Decision function of the pruned network."""
-        check_is_fitted(self)
+        X = self._checked(X)
         return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
         """The pruned network's score (accuracy or R²) on ``(X, y)``."""
-        check_is_fitted(self)
+        X = self._checked(X)
         return self.estimator_.score(X, y, sample_weight=sample_weight)
 
     @property

@@ -16,8 +16,9 @@ from skprune._torch.activations import ACTIVATIONS
 from skprune._torch.data import BatchIterator
 from skprune._torch.losses import PerSampleLoss, forward_backward
 from skprune._torch.module import MLPModule
-from skprune._torch.net import MLPNet, SklearnStopping
+from skprune._torch.net import MLPNet
 from skprune._torch.serialization import dump_cpu_storages, load_cpu_storages
+from skprune._torch.solvers import SklearnStopping
 
 OUT_ACTIVATIONS = ("softmax", "logistic", "identity")
 
@@ -227,6 +228,8 @@ def test_models_pickled_by_the_previous_release_still_load(fitted_clf, monkeypat
     def old_state(self):
         state = dict(getstate(self))
         state["_layer_sizes"] = state.pop("hidden_layer_sizes_")
+        for name in ("_optimizer", "_no_improvement_count"):  # newer than 0.1.0
+            del state[name]
         return state
 
     monkeypatch.setattr(type(clf), "__getstate__", old_state)
@@ -238,3 +241,4 @@ def test_models_pickled_by_the_previous_release_still_load(fitted_clf, monkeypat
     assert type(loaded.net_) is MLPNet
     assert loaded.hidden_layer_sizes_ == clf.hidden_layer_sizes_ == (5,)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.partial_fit(X, clf.predict(X)).n_iter_ == 1

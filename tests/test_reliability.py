@@ -55,8 +55,13 @@ def pruner(estimator=None, **params):
     return CompensatedPruner(estimator, **{"fine_tune_epochs": 0, **params})
 
 
+FRAME = pd.DataFrame(X, columns=list("abcd"))
+
+
 @functools.cache
 def _fitted(kind):
+    if kind == "pruner-frame":
+        return pruner(clf(random_state=0), prune_ratio=0.5).fit(FRAME, Y)
     if kind == "clf":
         return clf(random_state=0).fit(X, Y)
     if kind == "reg":
@@ -65,7 +70,8 @@ def _fitted(kind):
 
 
 def fitted(kind):
-    """A fitted "clf", "reg" or "pruner" (a private copy of a cached fit)."""
+    """A fitted "clf", "reg", "pruner" or "pruner-frame" (fitted on a
+    DataFrame), as a private copy of a cached fit."""
     return copy.deepcopy(_fitted(kind))
 
 
@@ -217,7 +223,7 @@ BAD_INPUT_CASES = [
         "pruner-predict-3-features",
         lambda: fitted("pruner").predict_proba(X[:, :3]),
         ValueError,
-        "X has 3 features, but MLPClassifier is expecting 4 features as input.",
+        "X has 3 features, but CompensatedPruner is expecting 4 features as input.",
     ),
     Case(
         "pruner-transform-5-features",
@@ -406,6 +412,98 @@ BAD_INPUT_CASES = [
         lambda: pruner(clf(activation="ReLU")).fit(X, Y),
         InvalidParameterError,
         ("The 'activation' parameter of MLPClassifier", "Got 'ReLU' instead."),
+    ),
+    # solvers and their parameters
+    Case(
+        "clf-solver-newton",
+        lambda: clf(solver="newton").fit(X, Y),
+        InvalidParameterError,
+        ("The 'solver' parameter of MLPClassifier must be a str among", "'sgd'"),
+    ),
+    Case(
+        "clf-learning_rate-optimal",
+        lambda: clf(solver="sgd", learning_rate="optimal").fit(X, Y),
+        InvalidParameterError,
+        ("The 'learning_rate' parameter of MLPClassifier", "Got 'optimal' inst"),
+    ),
+    Case(
+        "reg-momentum-negative",
+        lambda: reg(solver="sgd", momentum=-0.1).fit(X, Y_REG),
+        InvalidParameterError,
+        "The 'momentum' parameter of MLPRegressor must be a float in the range "
+        "[0.0, 1.0]. Got -0.1 instead.",
+    ),
+    Case(
+        "clf-power_t-negative",
+        lambda: clf(solver="sgd", power_t=-1).fit(X, Y),
+        InvalidParameterError,
+        "The 'power_t' parameter of MLPClassifier must be a float in the range "
+        "[0.0, inf). Got -1 instead.",
+    ),
+    Case(
+        "reg-max_fun-0",
+        lambda: reg(solver="lbfgs", max_fun=0).fit(X, Y_REG),
+        InvalidParameterError,
+        "The 'max_fun' parameter of MLPRegressor must be an int in the range "
+        "[1, inf). Got 0 instead.",
+    ),
+    Case(
+        "clf-n_iter_no_change-half",
+        lambda: clf(n_iter_no_change=0.5).fit(X, Y),
+        InvalidParameterError,
+        ("The 'n_iter_no_change' parameter", "or a float among {inf}. Got 0.5"),
+    ),
+    Case(
+        "reg-loss-huber",
+        lambda: reg(loss="huber").fit(X, Y_REG),
+        InvalidParameterError,
+        ("The 'loss' parameter of MLPRegressor must be a str among", "'poisson'"),
+    ),
+    Case(
+        "reg-poisson-negative-y",
+        lambda: reg(loss="poisson").fit(X, Y_REG),
+        ValueError,
+        "loss='poisson' needs targets y >= 0; got the smallest y -",
+    ),
+    Case(
+        "clf-lbfgs-partial_fit",
+        lambda: clf(solver="lbfgs").partial_fit(X, Y, classes=[0, 1, 2]),
+        AttributeError,
+        "This 'MLPClassifier' has no attribute 'partial_fit'",
+    ),
+    Case(
+        "clf-device-missing",
+        lambda: clf(device="cuda:99").fit(X, Y),
+        ValueError,
+        ("device='cuda:99' is not available on this machine; available: [", "'cpu'"),
+    ),
+    Case(
+        "reg-device-unknown",
+        lambda: reg(device="tpu").fit(X, Y_REG),
+        ValueError,
+        ("device='tpu' is not a torch device", "available on this machine: ["),
+    ),
+    Case(
+        "clf-warm_start-fewer-classes",
+        lambda: clf(warm_start=True).fit(X, Y).fit(X, Y % 2),
+        ValueError,
+        "warm_start can only be used where `y` has the same classes as in the "
+        "previous call to fit. Previously got [0 1 2], `y` has [0 1].",
+    ),
+    Case(
+        "pruner-reordered-columns",
+        lambda: fitted("pruner-frame").predict(FRAME[["b", "a", "c", "d"]]),
+        ValueError,
+        "Feature names must be in the same order as they were in fit.",
+    ),
+    Case(
+        "reg-diverging-nonfinite",
+        lambda: reg().fit(
+            np.finfo(np.float64).max * RNG.uniform(size=(10, 2)), Y_REG[:10]
+        ),
+        ValueError,
+        "Solver produced non-finite parameter weights. The input data may "
+        "contain large values and need to be preprocessed.",
     ),
     # max_samples (larger than the data uses every row: see test_pruner)
     Case(

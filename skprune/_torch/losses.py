@@ -24,10 +24,19 @@ def half_squared_error(raw, y):
     return 0.5 * (raw - y).pow(2).mean(dim=1)
 
 
+def half_poisson_deviance(raw, y):
+    """Per-sample half Poisson deviance of ``exp(raw)``, summed over outputs.
+
+    scikit-learn's ``poisson_loss``: ``y log(y / exp(raw)) - y + exp(raw)``.
+    """
+    return (torch.xlogy(y, y) - y * raw - y + torch.exp(raw)).sum(dim=1)
+
+
 LOSSES = {
     "softmax": softmax_cross_entropy,
     "logistic": binary_cross_entropy,
     "identity": half_squared_error,
+    "exp": half_poisson_deviance,
 }
 
 
@@ -58,6 +67,9 @@ def loss_and_output_delta(raw, y, out_activation):
     elif out_activation == "logistic":
         losses = binary_cross_entropy(raw, y)
         delta = torch.sigmoid(raw).sub_(y)
+    elif out_activation == "exp":
+        losses = half_poisson_deviance(raw, y)
+        delta = torch.exp(raw).sub_(y)
     else:
         delta = raw - y
         losses = delta.square().mean(dim=1).mul_(0.5)
@@ -70,7 +82,8 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     """Loss of one batch and its gradients, written to each parameter's ``.grad``.
 
     The loss is scikit-learn's: ``(sum_i w_i loss_i + 0.5 * alpha * ||W||^2)
-    / sum_i w_i``. The backward pass is written out layer by layer (as
+    / sum_i w_i``; a batch whose weights sum to 0 has loss 0 and zero
+    gradients. The backward pass is written out layer by layer (as
     scikit-learn's own MLP does), which for these small dense nets is much
     cheaper than recording and replaying an autograd graph; the L2 term's
     gradient is folded into each weight gradient's matrix product. Returns
@@ -91,9 +104,15 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     if sample_weight is None:
         total = len(X)
         loss = losses.sum()
-        delta.div_(total)
+        # Scaled as a weighted batch of unit weights is (a product with the
+        # rounded 1 / total): unit weights give bit-identical steps.
+        delta.mul_(torch.tensor(1.0, dtype=delta.dtype).div_(total))
     else:
         total = float(sample_weight.sum())
+        if not total:  # rows of weight 0 add no loss and no gradient
+            for param in module.parameters():
+                param.grad = torch.zeros_like(param)
+            return raw.new_zeros(()), raw
         loss = losses @ sample_weight
         delta.mul_((sample_weight / total).unsqueeze(1))
     if alpha:

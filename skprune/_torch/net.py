@@ -1,4 +1,4 @@
-"""The skorch net that trains skprune's MLPs, and scikit-learn's stopping rule.
+"""The skorch net that trains skprune's MLPs.
 
 The net is a :class:`skorch.NeuralNet` whose per-batch overhead is cut down to
 what an MLP on in-memory data needs: batches are slices of tensors built once
@@ -147,9 +147,12 @@ class MLPNet(NeuralNet):
             y_true if isinstance(y_true, tuple | list) else (y_true, None)
         )
         losses = self.criterion_(y_pred, y)
-        total = len(losses) if sample_weight is None else sample_weight.sum()
-        loss = losses.sum() if sample_weight is None else losses @ sample_weight
-        return (loss + self.penalty()) / total
+        if sample_weight is None:
+            return (losses.sum() + self.penalty()) / len(losses)
+        total = sample_weight.sum()
+        if not total:  # rows of weight 0 add no loss (and no gradient)
+            return torch.nan_to_num(losses) @ sample_weight  # 0, differentiable
+        return (losses @ sample_weight + self.penalty()) / total
 
     def train_step(self, batch, **fit_params):
         """One optimizer step without a closure, then the masks are re-applied."""
@@ -210,59 +213,8 @@ class MLPNet(NeuralNet):
         weights = [layer.weight for layer in self.module_.layers]
         sample_weight = target[1] if isinstance(target, tuple | list) else None
         total = len(X) if sample_weight is None else float(sample_weight.sum())
+        if not total:
+            return
         torch._foreach_add_(
             [w.grad for w in weights], weights, alpha=self.alpha / total
         )
-
-
-class SklearnStopping(Callback):
-    """scikit-learn's MLP stopping rule as a skorch callback.
-
-    Without early stopping, training stops once the training loss has not
-    improved by ``tol`` for more than ``n_iter_no_change`` epochs; with it,
-    the validation score (from ``score_fn(net)``) is used and the best
-    parameters are kept to be restored at the end.
-    """
-
-    def __init__(self, tol=1e-4, n_iter_no_change=10, score_fn=None):
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.score_fn = score_fn
-
-    def initialize(self):
-        self.best_loss_ = np.inf
-        self.best_validation_score_ = -np.inf
-        self.validation_scores_ = []
-        self.best_state_ = None
-        self.no_improvement_count_ = 0
-        self.stopped_ = False
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.score_fn is None:
-            improved, best = self._update_loss(net.history[-1, "train_loss"])
-        else:
-            improved, best = self._update_score(net)
-            if best:
-                self.best_state_ = {
-                    k: v.detach().clone() for k, v in net.module_.state_dict().items()
-                }
-        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
-        if self.no_improvement_count_ > self.n_iter_no_change:
-            self.stopped_ = True
-            raise KeyboardInterrupt
-
-    def _update_loss(self, loss):
-        improved = loss <= self.best_loss_ - self.tol
-        best = loss < self.best_loss_
-        self.best_loss_ = min(loss, self.best_loss_)
-        return improved, best
-
-    def _update_score(self, net):
-        score = float(self.score_fn(net))
-        self.validation_scores_.append(score)
-        net.history.record("valid_score", score)
-        improved = score >= self.best_validation_score_ + self.tol
-        best = score > self.best_validation_score_
-        self.best_validation_score_ = max(score, self.best_validation_score_)
-        return improved, best
