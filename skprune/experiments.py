@@ -249,10 +249,53 @@ def _prune_run(frozen, data, seed, run, params, threads, shared=None) -> dict:
         "test_loss": heldout_loss(pruner, data.X_test, data.y_test, labels),
         "test_score": float(pruner.score(data.X_test, data.y_test)),
         "sparsity": float(pruner.sparsity_),
+        **compact_columns(pruner, frozen.estimator, data.X_test),
         "fit_seconds": seconds,
         "prune_seconds": timings.get("scoring", 0.0 if timings else np.nan)
         + score_seconds,
         "fine_tune_seconds": timings.get("fine_tuning", np.nan),
+    }
+
+
+PREDICT_REPEATS = 3
+"""Alternating repeats of the dense and the compact prediction per run."""
+
+
+def compact_columns(pruner, dense, X) -> dict:
+    """Parameters of the compacted pruned net, and its prediction speed-up.
+
+    ``compact_params``: weights kept and biases (and PReLU slopes) of
+    :func:`skprune.compact` of the pruner; ``predict_speedup``: the dense
+    net's ``predict_proba`` (``predict`` for a regressor) time on `X` over
+    the compact net's, medians of :data:`PREDICT_REPEATS` alternating runs.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skprune import CompensatedPruner, MLPClassifier
+    >>> from skprune.experiments import compact_columns
+    >>> X, y = load_iris(return_X_y=True)
+    >>> pruner = CompensatedPruner(MLPClassifier((8,), max_iter=5), prune_ratio=0.5,
+    ...                            fine_tune_epochs=0).fit(X, y)
+    >>> compact_columns(pruner, pruner.dense_estimator_, X)["compact_params"] <= 28 + 11
+    True
+    """
+    from ._compact import compact
+
+    small = compact(pruner)
+    masks = small.masks_ or [np.ones(np.shape(c), dtype=bool) for c in small.coefs_]
+    n_params = sum(int(m.sum()) for m in masks) + sum(b.size for b in small.intercepts_)
+    n_params += len(small.coefs_) - 1 if small.activation == "prelu" else 0
+    method = "predict_proba" if hasattr(dense, "predict_proba") else "predict"
+    times = ([], [])
+    for _ in range(PREDICT_REPEATS):
+        for model, out in zip((dense, small), times):
+            start = time.perf_counter()
+            getattr(model, method)(X)
+            out.append(time.perf_counter() - start)
+    return {
+        "compact_params": n_params,
+        "predict_speedup": float(np.median(times[0]) / np.median(times[1])),
     }
 
 
@@ -429,4 +472,4 @@ def _columns(swept) -> list[str]:
     return columns[:at] + swept + columns[at:]
 
 
-__all__ = ["compare_methods", "heldout_loss", "make_estimator"]
+__all__ = ["compact_columns", "compare_methods", "heldout_loss", "make_estimator"]

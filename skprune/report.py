@@ -28,6 +28,8 @@ RESULT_COLUMNS = (
     "test_loss",
     "test_score",
     "sparsity",
+    "compact_params",
+    "predict_speedup",
     "dense_test_loss",
     "dense_test_score",
     "loss_metric",
@@ -50,6 +52,11 @@ RESULT_COLUMNS = (
   ``MSE`` for a regressor, of the standardised target where the data set
   standardises it) and ``score_metric`` (``accuracy`` or ``R²``).
 - ``sparsity``: the share of weights actually removed.
+- ``compact_params``: parameters (kept weights, biases, PReLU slopes) of the
+  pruned net after :func:`skprune.compact`; ``predict_speedup``: the dense
+  net's prediction time on the test rows over the compacted net's (medians
+  of alternating repeats, see :func:`skprune.experiments.compact_columns`;
+  indicative where runs share the machine).
 - ``dense_test_loss``, ``dense_test_score``: the dense net of that seed, same
   metrics.
 - ``fit_seconds``: wall-clock seconds of the pruner's whole ``fit`` on the
@@ -271,7 +278,45 @@ def markdown_report(results: pd.DataFrame, *, title: str | None = None) -> str:
         "",
         markdown_table(seconds, index_name="method"),
     ]
+    for column, heading in COMPACT_TABLES:
+        if column in results and results[column].notna().any():
+            table = median_table(results, column)
+            parts += ["", heading, "", markdown_table(table)]
     return "\n".join(parts) + "\n"
+
+
+COMPACT_TABLES = (
+    (
+        "compact_params",
+        "## Parameters after `skprune.compact` (median, without fine-tuning)",
+    ),
+    (
+        "predict_speedup",
+        "## Prediction speed-up of the compacted net over the dense one "
+        "(median, without fine-tuning; indicative)",
+    ),
+)
+"""Columns of :func:`skprune.experiments.compact_columns` and their headings."""
+
+
+def median_table(results: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Median of `column` over seeds per method x ratio, runs without fine-tuning.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skprune.report import median_table
+    >>> runs = pd.DataFrame({"method": "magnitude", "ratio": 0.5,
+    ...     "fine_tuned": False, "compact_params": [10, 20, 90]})
+    >>> float(median_table(runs, "compact_params").loc["magnitude", 0.5])
+    20.0
+    """
+    runs = results[~results["fine_tuned"].astype(bool)]
+    table = runs.pivot_table(
+        index="method", columns="ratio", values=column, aggfunc="median"
+    )
+    order = [m for m in _in_order(runs["method"]) if m in table.index]
+    return table.loc[order].sort_index(axis=1)
 
 
 def plot_title(results: pd.DataFrame) -> str:

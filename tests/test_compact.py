@@ -218,3 +218,27 @@ def test_compact_bad_input(digits):
         ValueError, match=re.escape("sparse must be True, False or 'auto'; got 'yes'.")
     ):
         compact(fitted, sparse="yes")
+
+
+def test_compare_methods_reports_compact_size_and_speed_up():
+    from skprune import compare_methods
+    from skprune.datasets import load_digits_split
+    from skprune.experiments import make_estimator
+    from skprune.report import markdown_report
+
+    results = compare_methods(
+        make_estimator("classification", (32,), epochs=3),
+        load_digits_split().subset(n_train=300),
+        methods=["magnitude"],
+        ratios=[0.0, 0.9],
+        seeds=[0],
+        fine_tune_epochs=[0],
+        pruner_params={"granularity": "neuron"},
+    )
+    params = results.set_index("ratio")["compact_params"]
+    assert params[0.0] == 64 * 32 + 32 * 10 + 32 + 10 + 1  # and a PReLU slope
+    assert params[0.9] < 0.15 * params[0.0]
+    assert (results["predict_speedup"] > 0).all()
+    report = markdown_report(results)
+    assert "## Parameters after `skprune.compact`" in report
+    assert "## Prediction speed-up" in report
