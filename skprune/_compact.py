@@ -25,15 +25,25 @@ from ._torch.activations import get_activation
 from ._torch.module import MLPModule
 from ._torch.net import MLPNet
 
-SPARSE_MAX_DENSITY = 0.1
+SPARSE_MAX_DENSITY = 0.05
 """``sparse="auto"`` stores a layer sparse when at most this share of its
-weights is kept (and it has at least :data:`SPARSE_MIN_WEIGHTS` weights).
-From ``benchmarks/inference_speed.py``'s layer products on 2 CPU cores: a CSR
-product of a 784x300 layer beats the dense one at 10,000 rows from about 10 %
-kept weights on, and loses at every density on small layers."""
+weights is kept and it has at least :data:`SPARSE_MIN_WEIGHTS` weights.
+Measured by ``python benchmarks/inference_speed.py --crossover`` (2 busy CPU
+cores, scipy CSR against torch's dense ``addmm``, one layer product): on a
+784x300 layer the CSR product was 1.17x faster at 5 % kept weights and
+10,000 rows, 1.47x at 2 %, but 0.76x at 10 % and slower still at 20-30 %;
+on a 300x100 layer at most 1.12x (2 %) and on 784x64 slower at every
+density; at one row it lost on every layer but 784x300 at 2 %. The
+machine was shared and noisy: rerun the command before changing these."""
 
-SPARSE_MIN_WEIGHTS = 16384
+SPARSE_MIN_WEIGHTS = 100_000
 """Layers with fewer weights (kept or not) stay dense under ``sparse="auto"``."""
+
+
+CSR_STORAGE_DENSITY = 0.8
+"""A pickled compact model stores a masked layer with fewer kept weights than
+this share as CSR parts (float32 values, int16/int32 column indices, int32
+row pointers) instead of dense weights and a bool mask."""
 
 
 # ------------------------------------------------------------ dead neurons
@@ -160,7 +170,7 @@ def sparse_layers_for(masks, sparse="auto"):
     --------
     >>> import numpy as np
     >>> from skprune import sparse_layers_for
-    >>> masks = [np.random.default_rng(0).random((784, 300)) < 0.05,
+    >>> masks = [np.random.default_rng(0).random((784, 300)) < 0.03,
     ...          np.ones((300, 10), bool)]
     >>> sparse_layers_for(masks)
     (True, False)
@@ -211,11 +221,18 @@ class CompactMLPModule(MLPModule):
         return self.layers[i].weight != 0 if mask is None else mask
 
     def packed(self):
-        """``(config, state)``: the state dict, sparse layers as CSR parts."""
+        """``(config, state)``: the state dict, masked layers as CSR parts.
+
+        A layer is stored by its kept weights and their positions when it is
+        a sparse layer, or when that is smaller than its dense weights and
+        mask (5 bytes per weight against about 6 per kept weight): how a
+        layer is stored does not depend on how it computes.
+        """
         config = (self.layer_units, self.activation, self.sparse_layers, self.training)
         state = {k: v.detach() for k, v in self.state_dict().items()}
         for i, flag in enumerate(self.sparse_layers):
-            if flag:
+            mask = getattr(self, f"mask_{i}", None)
+            if flag or (mask is not None and mask.float().mean() < CSR_STORAGE_DENSITY):
                 pattern = self._pattern(i)
                 state.pop(f"mask_{i}", None)
                 weight = state.pop(f"layers.{i}.weight")
@@ -277,8 +294,8 @@ def _rebuild_module(config, state):
     units, activation, sparse_layers, training = config
     module = CompactMLPModule(units, activation, sparse_layers=sparse_layers)
     device = state["layers.0.bias"].device
-    for i, flag in enumerate(sparse_layers):
-        if flag:
+    for i in range(len(units) - 1):
+        if f"csr_{i}" in state:
             crow, cols, values = state.pop(f"csr_{i}")
             rows = torch.repeat_interleave(
                 torch.arange(len(crow) - 1, device=crow.device), crow.diff()
