@@ -31,6 +31,7 @@ from skprune.importance import (
     magnitude,
     nonlinear,
     nonlinear_importance_naive,
+    obd,
     random_importance,
 )
 
@@ -417,6 +418,50 @@ def test_gradient_magnitude_matches_float64_autograd(task, activation):
     assert_layers_close(gradient_magnitude(est, X, y, batch_size=37), expected)
 
 
+def _reference_raw(est, X, leaves):
+    """Raw output of a float64 torch copy of ``est`` with weight ``leaves``."""
+    _, intercepts, activation, slopes = _params(est)
+    x = torch.as_tensor(X)
+    for W, b, a in zip(leaves[:-1], intercepts[:-1], slopes):
+        s = x @ W + torch.as_tensor(b)
+        x = {
+            "tanh": torch.tanh,
+            "relu": torch.relu,
+            "logistic": torch.sigmoid,
+            "prelu": lambda s, a=a: torch.where(s > 0, s, a * s),
+        }[activation](s)
+    return x @ leaves[-1] + torch.as_tensor(intercepts[-1])
+
+
+@pytest.mark.parametrize(
+    "task, activation",
+    [("multiclass", "tanh"), ("binary", "relu"), ("regression2", "prelu")],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_obd_matches_per_row_float64_autograd(task, activation, weighted):
+    """½ w² times the (weighted) mean of squared per-row gradients, row by row."""
+    est, X, y = fitted(task, activation)
+    coefs = _params(est)[0]
+    weights = np.random.default_rng(0).uniform(0.2, 2.0, len(y))
+    weights = weights if weighted else np.ones(len(y))
+    fisher = [np.zeros_like(W) for W in coefs]
+    for n in range(len(y)):
+        leaves = [torch.tensor(W, requires_grad=True) for W in coefs]
+        raw = _reference_raw(est, X[n : n + 1], leaves)
+        _reference_loss(task, raw, y[n : n + 1], est).backward()
+        for total, leaf in zip(fisher, leaves):
+            total += weights[n] * leaf.grad.numpy() ** 2
+    expected = [0.5 * W**2 * f / weights.sum() for W, f in zip(coefs, fisher)]
+    actual = obd(est, X, y, batch_size=37, sample_weight=weights if weighted else None)
+    assert_layers_close(actual, expected)
+
+
+def test_obd_checks_sample_weight_length():
+    est, X, y = fitted("multiclass", "relu")
+    with pytest.raises(ValueError, match=re.escape("sample_weight of shape (3,)")):
+        obd(est, X, y, sample_weight=np.ones(3))
+
+
 def test_gradient_magnitude_needs_y():
     est, X, _ = fitted("multiclass", "relu")
     with pytest.raises(ValueError, match=re.escape("needs the targets y")):
@@ -464,9 +509,11 @@ def test_get_scorer_resolves_names_and_callables():
         "magnitude",
         "gradient_magnitude",
         "random",
+        "obd",
         "fully_connected",
     )
     assert get_scorer("compensated") is compensated
+    assert get_scorer("obd") is obd
     assert get_scorer("random") is random_importance
 
     def mine(estimator, X, y):
@@ -479,7 +526,8 @@ def test_get_scorer_resolves_names_and_callables():
 def test_get_scorer_unknown_name(method):
     expected = (
         f"Unknown method {method!r}; expected one of 'compensated', 'nonlinear', "
-        "'magnitude', 'gradient_magnitude', 'random', 'fully_connected' or a callable"
+        "'magnitude', 'gradient_magnitude', 'random', 'obd', 'fully_connected' or a "
+        "callable"
     )
     with pytest.raises(ValueError, match=re.escape(expected)):
         get_scorer(method)

@@ -10,7 +10,7 @@ goes with removing that weight. :func:`get_scorer` resolves a method name
 under a name, :func:`call_scorer` calls any scorer with the same arguments,
 :func:`check_scorer_output` validates what a scorer returned. The math lives in pure functions of (weights, biases,
 activation, X): :func:`compensated_importance`,
-:func:`nonlinear_importance`, :func:`loss_gradients`.
+:func:`nonlinear_importance`, :func:`loss_gradients`, :func:`obd_importance`.
 """
 
 from ._functional import (
@@ -21,6 +21,7 @@ from ._functional import (
     compensated_moments,
     loss_gradients,
     nonlinear_importance,
+    obd_importance,
 )
 from ._registry import (
     METHOD_NAMES,
@@ -38,6 +39,7 @@ from ._scorers import (
     magnitude,
     nonlinear,
     nonlinear_importance_naive,
+    obd,
     random_importance,
 )
 from ._structured import (
@@ -74,6 +76,8 @@ __all__ = [
     "neuron_masks",
     "neuron_moments",
     "neuron_scores_from_weights",
+    "obd",
+    "obd_importance",
     "random_importance",
     "register_scorer",
     "unregister_scorer",

@@ -12,6 +12,7 @@ from ._scorers import (
     gradient_magnitude,
     magnitude,
     nonlinear,
+    obd,
     random_importance,
 )
 
@@ -21,6 +22,7 @@ SCORERS: dict[str, Callable] = {
     "magnitude": magnitude,
     "gradient_magnitude": gradient_magnitude,
     "random": random_importance,
+    "obd": obd,
 }
 """Scorer of each method that ranks the weights of a trained network."""
 
@@ -165,7 +167,7 @@ def get_scorer(method: str | Callable) -> Callable:
     ----------
     method : str or callable
         One of ``"compensated"``, ``"nonlinear"``, ``"magnitude"``,
-        ``"gradient_magnitude"``, ``"random"``, a name added by
+        ``"gradient_magnitude"``, ``"random"``, ``"obd"``, a name added by
         :func:`register_scorer`, or a callable.
 
     Returns

@@ -22,6 +22,7 @@ from ._functional import (
     forward,
     loss_gradients,
     nonlinear_importance,
+    obd_importance,
     raw_output,
 )
 
@@ -235,6 +236,65 @@ def gradient_magnitude(
         np.abs(np.asarray(w, dtype=np.float64) * g)
         for w, g in zip(params["coefs"], gradients)
     ]
+
+
+def obd(
+    estimator,
+    X,
+    y,
+    *,
+    random_state=None,
+    batch_size: int = BATCH_SIZE,
+    sample_weight=None,
+) -> list[np.ndarray]:
+    """Optimal Brain Damage with the empirical Fisher: ``I_ij = ½ w_ij² F_ij``.
+
+    ``F_ij = E[(∂ℓ_n/∂w_ij)²]``, the mean over the rows of X of the squared
+    gradient of each row's own loss ℓ_n (the estimator's data loss
+    ``net_.criterion_``: log-loss for a classifier, half squared error for a
+    regressor; no ``alpha`` L2 term), weighted by ``sample_weight``. One
+    backward pass (see :func:`obd_importance`).
+
+    Parameters
+    ----------
+    estimator : fitted MLPClassifier or MLPRegressor
+        The network to score.
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Rows of the loss.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets, as passed to ``fit``.
+    random_state : ignored
+        Present for the common scorer signature.
+    batch_size : int, default=2048
+        Rows per block.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weight of each row in the mean.
+
+    Returns
+    -------
+    importances : list of ndarray
+        Shaped like ``estimator.coefs_``, float64, non-negative.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skprune import MLPClassifier
+    >>> from skprune.importance import obd
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    >>> [a.shape for a in obd(clf, X, y)]
+    [(4, 8), (8, 3)]
+    """
+    params = _network_params(estimator)
+    X, y = _check_X_y(estimator, X, y)
+    return obd_importance(
+        **params,
+        X=X,
+        y=y,
+        loss=estimator.net_.criterion_,
+        sample_weight=sample_weight,
+        batch_size=batch_size,
+    )
 
 
 def random_importance(
