@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory, validate_dat
 
 from ._mlp import MLPClassifier
 from ._validation import numeric_input
+from .compensation import least_squares_refit
 from .importance import (
     METHOD_NAMES,
     call_scorer,
@@ -191,6 +192,33 @@ def neuron_pruning(net, scored, prune_ratio, scope):
     return scores, compensations, masks
 
 
+COMPENSATIONS = ("auto", "least_squares", "layer_least_squares", "none")
+"""Values of ``CompensatedPruner(compensation=...)``."""
+
+
+def round_ratios(prune_ratio, n_rounds):
+    """Pruning ratio reached after each round: ``1 − (1 − r)^(k / n)``.
+
+    Each round removes the same share of the weights still kept, and the last
+    round reaches ``prune_ratio`` exactly.
+    """
+    keep = 1.0 - prune_ratio
+    ratios = [1.0 - keep ** (k / n_rounds) for k in range(1, n_rounds + 1)]
+    ratios[-1] = prune_ratio
+    return ratios
+
+
+def round_epochs(epochs, n_rounds):
+    """``epochs`` spread over the rounds as evenly as possible, later rounds first."""
+    base, extra = divmod(epochs, n_rounds)
+    return [base + (k >= n_rounds - extra) for k in range(n_rounds)]
+
+
+def _keep_pruned(importances, masks):
+    """Importances with already pruned weights ranked first (below every score)."""
+    return [np.where(mask, imp, -1.0) for imp, mask in zip(importances, masks)]
+
+
 def _estimator_has(attr):
     def check(self):
         if hasattr(self, "estimator_"):
@@ -228,7 +256,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         Rank all weights against one threshold, or prune each layer by
         ``prune_ratio``.
     fine_tune_epochs : int, default=10
-        Epochs of training after pruning (0: none).
+        Epochs of training after pruning (0: none); with ``n_rounds > 1``
+        spread over the rounds (gradual pruning).
     max_samples : int or None, default=None
         Score on at most this many rows (drawn with ``random_state``); more
         than the data simply uses every row.
@@ -254,6 +283,27 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         no compensation. Neurons of different layers are ranked by score per
         weight they take with them (:func:`skprune.importance.neuron_masks`).
         :func:`skprune.compact` turns the result into a smaller dense net.
+    compensation : {"auto", "least_squares", "layer_least_squares", "none"}, \
+default="auto"
+        How the removed weights are compensated. ``"auto"``: the method's own
+        bias shifts (``"compensated"``, ``"nonlinear"``, a callable returning
+        compensations), none for the others. ``"least_squares"``: after the
+        mask is chosen, each neuron's kept weights and bias are refitted by
+        least squares weighted by the output sensitivity G (EC's objective),
+        layer by layer from the input, on the pruned net's own inputs and the
+        scoring rows (see :func:`skprune.compensation.least_squares_refit`).
+        ``"layer_least_squares"``: the same with G ≡ 1 (each layer's own
+        squared error; cheaper). Both work with every method and ``scope``;
+        the method's own compensations are then not used (they are still
+        stored in ``compensations_``). ``"none"``: no compensation at all.
+        Ignored by ``"fully_connected"``.
+    n_rounds : int, default=1
+        Prune in this many rounds. After round k of n the ratio is
+        ``1 − (1 − prune_ratio)^(k/n)`` (each round removes the same share of
+        the weights still kept); every round re-scores the current pruned
+        net, removes more weights (pruned ones stay pruned), compensates
+        against the net as it was before that round and fine-tunes its share
+        of ``fine_tune_epochs``. Ignored by ``"fully_connected"``.
 
     Attributes
     ----------
@@ -262,12 +312,15 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     dense_estimator_ : MLPClassifier or MLPRegressor
         The dense network before pruning.
     importances_ : list of ndarray or None
-        Importance of every weight, shaped like ``coefs_`` (None for
-        ``"fully_connected"``); with ``granularity="neuron"``, the score of
-        every hidden neuron, one array per hidden layer.
+        Importance of every weight, shaped like ``coefs_``, as the method
+        scored them in the last round (None for ``"fully_connected"``); with
+        ``granularity="neuron"``, the score of every hidden neuron, one array
+        per hidden layer.
     compensations_ : list of ndarray or None
         Bias shift of neuron ``i`` when weight ``coefs_[l][j, i]`` is removed,
-        shaped like ``coefs_`` (None where the method has none).
+        as the method returned it in the last round, shaped like ``coefs_``
+        (None where the method has none); applied only with
+        ``compensation="auto"``.
     masks_ : list of ndarray of bool
         True where a weight is kept, shaped like ``estimator_.coefs_``.
     n_weights_ : int
@@ -284,7 +337,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Input column names, when X had string column names.
     timings_ : dict
-        Seconds spent fitting the dense net, scoring and fine-tuning.
+        Seconds spent fitting the dense net, scoring, compensating and
+        fine-tuning (summed over the rounds).
 
     Examples
     --------
@@ -314,6 +368,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "granularity": [StrOptions({"weight", "neuron"})],
+        "compensation": [StrOptions(set(COMPENSATIONS))],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -329,6 +385,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         random_state=None,
         verbose=False,
         granularity="weight",
+        compensation="auto",
+        n_rounds=1,
     ):
         self.estimator = estimator
         self.prune_ratio = prune_ratio
@@ -340,6 +398,8 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.granularity = granularity
+        self.compensation = compensation
+        self.n_rounds = n_rounds
 
     # -------------------------------------------------------------------- fit
 
@@ -369,12 +429,7 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, **fit_params):
-        if isinstance(self.max_samples, bool):  # an Integral to the constraint
-            raise InvalidParameterError(
-                "The 'max_samples' parameter of CompensatedPruner must be an int "
-                f"in the range [1, inf) or None, not a bool. Got {self.max_samples!r} "
-                "instead."
-            )
+        self._check_integer_params()
         mlp, frozen = _unwrap(self.estimator)
         with numeric_input(X):
             X, y = validate_data(
@@ -392,26 +447,71 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
             self.dense_estimator_ = self._dense_fit(mlp, frozen, X, y, mlp_params)
         if self.method == "fully_connected":
             return self._fit_fully_connected(mlp, X, y, mlp_params)
-        with self._timer("scoring"):
-            importances, compensations, masks = self._score_and_mask(X, y, rng)
-        self.importances_, self.compensations_, self.masks_ = (
-            importances,
-            compensations,
-            masks,
-        )
-        self.estimator_ = self._pruned_copy(masks, compensations)
-        with self._timer("fine_tuning"):
-            if self.fine_tune_epochs:
-                self.estimator_.fine_tune(
-                    X, y, epochs=self.fine_tune_epochs, **mlp_params
-                )
+        X_score, y_score = scoring_rows(X, y, self.max_samples, rng)
+        self.estimator_ = copy.deepcopy(self.dense_estimator_)
+        masks = [np.ones(np.shape(c), dtype=bool) for c in self.estimator_.coefs_]
+        epochs = round_epochs(self.fine_tune_epochs, self.n_rounds)
+        for ratio, n_epochs in zip(
+            round_ratios(self.prune_ratio, self.n_rounds), epochs
+        ):
+            masks = self._prune_round(X_score, y_score, rng, masks, ratio)
+            with self._timer("fine_tuning"):
+                if n_epochs:
+                    self.estimator_.fine_tune(X, y, epochs=n_epochs, **mlp_params)
+        self.masks_ = masks
         self.n_weights_ = int(sum(m.size for m in masks))
         self.n_pruned_ = int(sum(m.size - m.sum() for m in masks))
         self.sparsity_ = self.n_pruned_ / self.n_weights_
         self.feature_importances_ = (
-            importances[0].sum(axis=1) if self.granularity == "weight" else None
+            self.importances_[0].sum(axis=1) if self.granularity == "weight" else None
         )
         return self
+
+    def _check_integer_params(self):
+        """Reject bools, which pass the Integral constraints."""
+        expected = {
+            "max_samples": "an int in the range [1, inf) or None",
+            "n_rounds": "an int in the range [1, inf)",
+        }
+        for name, allowed in expected.items():
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of CompensatedPruner must be {allowed}, "
+                    f"not a bool. Got {value!r} instead."
+                )
+
+    def _prune_round(self, X, y, rng, masks, ratio):
+        """Score the current net, prune it to ``ratio`` and compensate."""
+        with self._timer("scoring"):
+            importances, compensations, new_masks = self._score_and_mask(
+                self.estimator_, X, y, rng, masks, ratio
+            )
+        self.importances_, self.compensations_ = importances, compensations
+        with self._timer("compensation"):
+            self._compensate(X, compensations, masks, new_masks)
+        return new_masks
+
+    def _compensate(self, X, compensations, old_masks, masks):
+        """Compensate the weights pruned by ``masks`` and hold the masks."""
+        net = self.estimator_
+        if self.compensation in ("least_squares", "layer_least_squares"):
+            net.coefs_, net.intercepts_ = least_squares_refit(
+                net.coefs_,
+                net.intercepts_,
+                net.activation,
+                X,
+                masks,
+                prelu_weights=net.prelu_weights_ if net.activation == "prelu" else None,
+                weighted=self.compensation == "least_squares",
+                device=net.device,
+            )
+        elif self.compensation == "auto":
+            newly = [m | ~old for m, old in zip(masks, old_masks)]
+            net.intercepts_ = compensated_intercepts(
+                net.intercepts_, compensations, newly
+            )
+        net.set_masks(masks)
 
     def _mlp_fit_params(self, fit_params):
         if _routing_enabled():
@@ -425,27 +525,21 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         fit = check_memory(self.memory).cache(_fit_dense)
         return fit(clone(mlp), X, y, fit_params)
 
-    def _score_and_mask(self, X, y, rng):
-        """Importances, compensations and masks of this fit's granularity."""
-        dense = self.dense_estimator_
-        if self.granularity == "weight":
-            importances, compensations = score_weights(
-                dense,
-                X,
-                y,
-                method=self.method,
-                max_samples=self.max_samples,
-                random_state=rng,
-            )
-            masks = prune_masks(importances, self.prune_ratio, self.scope)
-            return importances, compensations, masks
-        X, y = scoring_rows(X, y, self.max_samples, rng)
-        scored = self._neuron_scores(X, y, rng)
-        return neuron_pruning(dense, scored, self.prune_ratio, self.scope)
+    def _score_and_mask(self, net, X, y, rng, masks, ratio):
+        """Importances, compensations and masks of this fit's granularity.
 
-    def _neuron_scores(self, X, y, rng):
+        Weights (or neurons) pruned in an earlier round stay pruned.
+        """
+        if self.granularity == "weight":
+            importances, compensations = self._score(net, X, y, rng)
+            ranked = _keep_pruned(importances, masks)
+            return importances, compensations, prune_masks(ranked, ratio, self.scope)
+        scored = self._neuron_scores(net, X, y, rng)
+        importances, compensations, new = neuron_pruning(net, scored, ratio, self.scope)
+        return importances, compensations, [a & b for a, b in zip(new, masks)]
+
+    def _neuron_scores(self, net, X, y, rng):
         """Per-neuron scores and next-layer bias shifts (None without)."""
-        net = self.dense_estimator_
         if self.method == "compensated":
             return neuron_compensated_importance(
                 net.coefs_,
@@ -462,14 +556,9 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         weights, _ = score_weights(net, X, y, method=self.method, random_state=rng)
         return neuron_scores_from_weights(weights), None
 
-    def _pruned_copy(self, masks, compensations):
-        """A copy of the dense net with biases compensated and masks held."""
-        pruned = copy.deepcopy(self.dense_estimator_)
-        pruned.intercepts_ = compensated_intercepts(
-            pruned.intercepts_, compensations, masks
-        )
-        pruned.set_masks(masks)
-        return pruned
+    def _score(self, net, X, y, rng):
+        output = call_scorer(get_scorer(self.method), net, X, y, random_state=rng)
+        return check_scorer_output(output, net)
 
     def _fit_fully_connected(self, mlp, X, y, fit_params):
         dense = self.dense_estimator_
@@ -584,7 +673,8 @@ class _Timer:
 
     def __exit__(self, *exc):
         seconds = time.perf_counter() - self.start
-        self.pruner.timings_[self.stage] = seconds
+        timings = self.pruner.timings_
+        timings[self.stage] = timings.get(self.stage, 0.0) + seconds
         if self.pruner.verbose:
             print(f"[CompensatedPruner] {self.stage}: {seconds:.3f} s")
 

@@ -153,7 +153,7 @@ def test_fitted_attributes(digits, dense):
     )
     assert pruner.dense_estimator_ is dense
     assert pruner.n_features_in_ == 64
-    assert set(pruner.timings_) == {"dense", "scoring", "fine_tuning"}
+    assert set(pruner.timings_) == {"dense", "scoring", "compensation", "fine_tuning"}
 
 
 def test_frozen_estimator_is_used_as_is_and_never_changed(digits, dense):
@@ -462,3 +462,116 @@ def test_failed_fit_leaves_fitted_pruner_unchanged(digits, dense):
     }.keys() == state.keys()
     assert pruner.estimator_ is state["estimator_"]
     np.testing.assert_array_equal(pruner.predict_proba(X), proba)
+
+
+# ------------------------------------------- compensation through the kept weights
+
+
+def _log_loss(model, X, y):
+    proba = np.clip(model.predict_proba(X), 1e-12, 1)
+    return float(-np.log(proba[np.arange(len(y)), y]).mean())
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_least_squares_compensation_is_the_refit_of_the_kept_weights(
+    digits, dense, weighted
+):
+    from skprune.compensation import least_squares_refit
+
+    X, y = digits
+    compensation = "least_squares" if weighted else "layer_least_squares"
+    pruner = frozen_pruner(
+        dense, prune_ratio=0.8, fine_tune_epochs=0, compensation=compensation
+    ).fit(X, y)
+    auto = frozen_pruner(dense, prune_ratio=0.8, fine_tune_epochs=0).fit(X, y)
+    for mine, theirs in zip(pruner.masks_, auto.masks_):
+        np.testing.assert_array_equal(mine, theirs)  # same mask, other refit
+    coefs, intercepts = least_squares_refit(
+        dense.coefs_, dense.intercepts_, "relu", X, pruner.masks_, weighted=weighted
+    )
+    for got, expected in zip(pruner.estimator_.coefs_, coefs):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    for got, expected in zip(pruner.estimator_.intercepts_, intercepts):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    for coef, mask in zip(pruner.estimator_.coefs_, pruner.masks_):
+        assert (coef[~mask] == 0.0).all()
+    # the method's own compensations are kept but not applied
+    assert pruner.compensations_ is not None
+
+
+@pytest.mark.parametrize("method", ["magnitude", "obd", "random"])
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_least_squares_beats_no_refit_at_high_ratio(digits, dense, method, scope):
+    X, y = digits
+    losses = {}
+    for compensation in ("none", "least_squares"):
+        pruner = frozen_pruner(
+            dense,
+            prune_ratio=0.9,
+            fine_tune_epochs=0,
+            method=method,
+            scope=scope,
+            compensation=compensation,
+            random_state=0,
+        ).fit(X, y)
+        losses[compensation] = _log_loss(pruner, X, y)
+    assert losses["least_squares"] < losses["none"]
+
+
+def test_compensation_none_leaves_the_biases(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, fine_tune_epochs=0, compensation="none").fit(X, y)
+    for got, expected in zip(pruner.estimator_.intercepts_, dense.intercepts_):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_round_schedule():
+    from skprune._pruner import round_epochs, round_ratios
+
+    np.testing.assert_allclose(round_ratios(0.75, 2), [0.5, 0.75])
+    assert round_ratios(0.9, 1) == [0.9]
+    assert round_epochs(10, 3) == [3, 3, 4]
+    assert round_epochs(1, 3) == [0, 0, 1]
+
+
+def test_rounds_rescore_the_pruned_net_and_keep_pruned_weights_pruned(digits, dense):
+    X, y = digits
+    seen = []
+
+    def record(estimator, X, y):
+        seen.append([c == 0 for c in estimator.coefs_])
+        return [np.abs(c) + len(seen) for c in estimator.coefs_]
+
+    pruner = frozen_pruner(
+        dense, prune_ratio=0.8, method=record, n_rounds=3, fine_tune_epochs=0
+    ).fit(X, y)
+    assert len(seen) == 3
+    n_weights = sum(c.size for c in dense.coefs_)
+    assert pruner.n_pruned_ == round(0.8 * n_weights)
+    zeros = [sum(int(z.sum()) for z in zs) for zs in seen]
+    ratios = [1 - 0.2 ** (k / 3) for k in (0, 1, 2)]
+    assert zeros == [round(r * n_weights) for r in ratios]
+    for earlier, later in zip(seen, seen[1:] + [[~m for m in pruner.masks_]]):
+        for a, b in zip(earlier, later):
+            assert (b | ~a).all()  # pruned once, pruned for good
+    # importances_ are those of the last round
+    last = [np.abs(c) + 3 for c in pruner.estimator_.coefs_]
+    for got, mask, expected in zip(pruner.importances_, pruner.masks_, last):
+        np.testing.assert_allclose(got[mask], expected[mask], rtol=1e-6)
+
+
+def test_rounds_spread_the_fine_tuning(digits, dense):
+    X, y = digits
+    pruner = frozen_pruner(dense, prune_ratio=0.6, n_rounds=3, fine_tune_epochs=4)
+    pruner.fit(X, y)
+    assert len(pruner.estimator_.net_.history) - len(dense.net_.history) == 4
+    for coef, mask in zip(pruner.estimator_.coefs_, pruner.masks_):
+        assert (coef[~mask] == 0.0).all()
+
+
+def test_compensation_lists_valid_values(digits, dense):
+    X, y = digits
+    with pytest.raises(Exception, match="compensation") as info:
+        frozen_pruner(dense, compensation="lsq").fit(X, y)
+    for name in ("'auto'", "'least_squares'", "'layer_least_squares'", "'none'"):
+        assert name in str(info.value)

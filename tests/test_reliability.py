@@ -142,6 +142,9 @@ MAX_SAMPLES = (
     "The 'max_samples' parameter of CompensatedPruner must be an int in the "
     "range [1, inf) or None"
 )
+N_ROUNDS = (
+    "The 'n_rounds' parameter of CompensatedPruner must be an int in the range [1, inf)"
+)
 SHAPES = "Expected importances of shapes [(4, 5), (5, 3)] (those of coefs_); got"
 
 BAD_INPUT_CASES = [
@@ -529,6 +532,40 @@ BAD_INPUT_CASES = [
         lambda: pruner(max_samples=True).fit(X, Y),
         InvalidParameterError,
         MAX_SAMPLES + ", not a bool. Got True instead.",
+    ),
+    # compensation and n_rounds
+    Case(
+        "compensation-unknown",
+        lambda: pruner(compensation="lsq").fit(X, Y),
+        InvalidParameterError,
+        (
+            "The 'compensation' parameter of CompensatedPruner must be a str among",
+            "Got 'lsq' instead.",
+        ),
+    ),
+    Case(
+        "compensation-None",
+        lambda: pruner(compensation=None).fit(X, Y),
+        InvalidParameterError,
+        ("The 'compensation' parameter of CompensatedPruner", "Got None instead."),
+    ),
+    Case(
+        "n_rounds-zero",
+        lambda: pruner(n_rounds=0).fit(X, Y),
+        InvalidParameterError,
+        N_ROUNDS + ". Got 0 instead.",
+    ),
+    Case(
+        "n_rounds-float",
+        lambda: pruner(n_rounds=2.0).fit(X, Y),
+        InvalidParameterError,
+        N_ROUNDS + ". Got 2.0 instead.",
+    ),
+    Case(
+        "n_rounds-bool",
+        lambda: pruner(n_rounds=True).fit(X, Y),
+        InvalidParameterError,
+        N_ROUNDS + ", not a bool. Got True instead.",
     ),
     # a user method returning the wrong thing
     Case(

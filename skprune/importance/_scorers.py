@@ -251,7 +251,7 @@ def obd(
 
     ``F_ij = E[(∂ℓ_n/∂w_ij)²]``, the mean over the rows of X of the squared
     gradient of each row's own loss ℓ_n (the estimator's data loss
-    ``net_.criterion_``: log-loss for a classifier, half squared error for a
+    ``loss_function_``: log-loss for a classifier, half squared error for a
     regressor; no ``alpha`` L2 term), weighted by ``sample_weight``. One
     backward pass (see :func:`obd_importance`).
 
@@ -291,7 +291,7 @@ def obd(
         **params,
         X=X,
         y=y,
-        loss=estimator.net_.criterion_,
+        loss=estimator.loss_function_,
         sample_weight=sample_weight,
         batch_size=batch_size,
     )
