@@ -440,6 +440,39 @@ def test_make_sensors_columns(one_trajectory):
     np.testing.assert_array_equal(y, u[k + 1, i])
 
 
+def test_make_initial_condition_columns():
+    X, y, groups = make_diffusion_sorption(
+        300,
+        construction="initial-condition",
+        n_inputs=10,
+        n_trajectories=2,
+        noise=0.01,
+        random_state=2,
+        return_groups=True,
+        **MAKE,
+    )
+    assert X.shape == (300, 10) and y.shape == (300,) and groups.shape == (300,)
+    clean = simulate_diffusion_sorption([0, 1], n_cells=N_CELLS, memory=False)
+    i = np.rint(X[:, 8] * N_CELLS - 0.5).astype(int)
+    k = np.rint(X[:, 9] / 5.0).astype(int)
+    assert k.min() == 0 and k.max() == 100
+    assert set(groups) == {0, 1}
+    # u₀ is constant in space: 8 noisy copies of the trajectory's one value
+    u0 = clean.u[groups, 0, 0]
+    assert np.abs(X[:, :8] - u0[:, None]).max() <= 0.01
+    assert np.abs(y - clean.u[groups, k, i]).max() <= 0.01
+    np.testing.assert_array_equal(X[:, 8:], np.column_stack([clean.x[i], clean.t[k]]))
+
+
+def test_make_returns_the_trajectory_of_each_sample(one_trajectory):
+    X, y, groups = make_diffusion_sorption(
+        60, n_trajectories=1, random_state=0, return_groups=True, **MAKE
+    )
+    X2, y2 = make_diffusion_sorption(60, n_trajectories=1, random_state=0, **MAKE)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(groups, 0)
+
+
 def test_make_deterministic():
     X1, y1 = make_diffusion_sorption(100, n_trajectories=2, random_state=3, **MAKE)
     X2, y2 = make_diffusion_sorption(100, n_trajectories=2, random_state=3, **MAKE)
@@ -485,6 +518,12 @@ def test_noise_levels_are_increasing():
             (10,),
             {"construction": "sensors", "n_inputs": 68},
             "must fit in n_cells=32 cells, got n_inputs=68.",
+        ),
+        (
+            (10,),
+            {"construction": "initial-condition", "n_inputs": 68},
+            "construction='initial-condition', n_inputs - 2 grid cells must fit in "
+            "n_cells=32",
         ),
     ],
 )

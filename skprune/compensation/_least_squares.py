@@ -118,13 +118,13 @@ class _Sums:
     """Float64 sums of the normal equations of one layer, block by block.
 
     Weighted: one Gram matrix per neuron on its free columns. Unweighted
-    (G ≡ 1): one Gram matrix ``Σ u uᵀ`` shared by the layer, cut per neuron
-    at the end.
+    (G ≡ 1): one Gram matrix ``Σ u uᵀ`` shared by the layer, on the inputs
+    that at least one neuron keeps, cut per neuron at the end.
     """
 
     def __init__(self, columns, weighted, device):
         self.columns, self.weighted = columns, weighted
-        n_z, n_out = int(columns[0][-1]) + 1, len(columns)
+        n_out = len(columns)
 
         def zeros(*shape):
             return torch.zeros(shape, dtype=torch.float64, device=device)
@@ -134,13 +134,17 @@ class _Sums:
             self.index = [torch.as_tensor(c, device=device) for c in columns]
             self.grams = [zeros(len(c), len(c)) for c in columns]
             self.rhs = [zeros(len(c)) for c in columns]
-        else:
-            self.gram, self.cross = zeros(n_z, n_z), zeros(n_z, n_out)
+        else:  # only the inputs that some neuron keeps, and the 1
+            self.used = np.unique(np.concatenate(columns))
+            self.used_index = torch.as_tensor(self.used, device=device)
+            n_used = len(self.used)
+            self.gram, self.cross = zeros(n_used, n_used), zeros(n_used, n_out)
 
     def add(self, u, target, g):
         """Add one block: centred inputs ``u`` (with the 1), targets, weights G."""
         if not self.weighted:
             self.sum_g += len(u)
+            u = u.index_select(1, self.used_index)
             self.gram += (u.T @ u).double()
             self.cross += (u.T @ target).double()
             return
@@ -159,8 +163,9 @@ class _Sums:
             rhs = [r.cpu().numpy() for r in self.rhs]
         else:
             gram, cross = self.gram.cpu().numpy(), self.cross.cpu().numpy()
-            grams = [gram[np.ix_(c, c)] for c in self.columns]
-            rhs = [cross[c, i] for i, c in enumerate(self.columns)]
+            where = [np.searchsorted(self.used, c) for c in self.columns]
+            grams = [gram[np.ix_(w, w)] for w in where]
+            rhs = [cross[w, i] for i, w in enumerate(where)]
         return [
             NeuronSystem(c, a, r, float(s))
             for c, a, r, s in zip(self.columns, grams, rhs, sum_g)

@@ -52,7 +52,7 @@ Fractions of the range of u (which is 1). The paper uses three levels of
 uniform noise without giving their values here; these are skprune's choice.
 """
 
-CONSTRUCTIONS = ("stencil", "sensors")
+CONSTRUCTIONS = ("stencil", "sensors", "initial-condition")
 """Ways ``make_diffusion_sorption`` builds its inputs (see its docstring)."""
 
 
@@ -262,7 +262,7 @@ def _stencil_samples(sim: Bunch, n_samples: int, n_inputs: int, rng):
             sim.t[k, None],
         ]
     )
-    return X, sim.u[traj, k + 1, i], 2 * width
+    return X, sim.u[traj, k + 1, i], 2 * width, traj
 
 
 def _sensor_samples(sim: Bunch, n_samples: int, n_inputs: int, rng):
@@ -275,10 +275,25 @@ def _sensor_samples(sim: Bunch, n_samples: int, n_inputs: int, rng):
     X = np.hstack(
         [sim.u[traj[:, None], k[:, None], sensors], sim.x[i, None], sim.t[k, None]]
     )
-    return X, sim.u[traj, k + 1, i], n_inputs - 2
+    return X, sim.u[traj, k + 1, i], n_inputs - 2, traj
 
 
-_BUILDERS = {"stencil": _stencil_samples, "sensors": _sensor_samples}
+def _initial_condition_samples(sim: Bunch, n_samples: int, n_inputs: int, rng):
+    """u₀ on equally spaced grid cells, then x_i and t_k; the target u(t_k, x_i)."""
+    n_trajectories, n_times, n_cells = sim.u.shape
+    grid = np.linspace(0, n_cells - 1, n_inputs - 2).round().astype(int)
+    traj = rng.randint(n_trajectories, size=n_samples)
+    k = rng.randint(0, n_times, size=n_samples)
+    i = rng.randint(n_cells, size=n_samples)
+    X = np.hstack([sim.u[traj[:, None], 0, grid], sim.x[i, None], sim.t[k, None]])
+    return X, sim.u[traj, k, i], n_inputs - 2, traj
+
+
+_BUILDERS = {
+    "stencil": _stencil_samples,
+    "sensors": _sensor_samples,
+    "initial-condition": _initial_condition_samples,
+}
 
 
 def _check_noise(noise) -> float:
@@ -308,10 +323,10 @@ def _check_construction(construction, n_inputs, n_cells: int) -> int:
             "With construction='stencil', n_inputs must be 2 + 2 * w with w an "
             f"odd window width (e.g. 68 = 2 + 2 * 33), got {n_inputs}."
         )
-    if construction == "sensors" and n_inputs - 2 > n_cells:
+    if construction in ("sensors", "initial-condition") and n_inputs - 2 > n_cells:
         raise ValueError(
-            "With construction='sensors', n_inputs - 2 sensors must fit in "
-            f"n_cells={n_cells} cells, got n_inputs={n_inputs}."
+            f"With construction={construction!r}, n_inputs - 2 grid cells must fit "
+            f"in n_cells={n_cells} cells, got n_inputs={n_inputs}."
         )
     return n_inputs
 
@@ -328,7 +343,8 @@ def make_diffusion_sorption(
     data_home: str | os.PathLike | None = None,
     memory: bool | str | os.PathLike | Memory | None = True,
     random_state: int | np.random.RandomState | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_groups: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Make a regression data set from diffusion-sorption trajectories.
 
     Simulates trajectories for the seeds ``0 .. n_trajectories - 1`` with
@@ -351,9 +367,17 @@ def make_diffusion_sorption(
         A global one: u at ``t_k`` on ``n_inputs - 2`` equally spaced sensor
         cells (from the first to the last cell), then ``x_i`` and ``t_k``.
         k runs over 0 .. 99.
+    ``"initial-condition"``
+        The paper's own description ("the vector (t, x, u₀) ... u₀ denotes
+        the initial conditions on the grid"): the initial value ``u(0, ·)``
+        on ``n_inputs - 2`` equally spaced grid cells (66 for 68 inputs),
+        then ``x_i`` and ``t_k``; the target is ``u(t_k, x_i)`` itself (k runs
+        over 0 .. 100). PDEBench's initial value is constant in space, so
+        these 66 inputs carry one number (plus independent noise), and a net
+        sees as many distinct initial conditions as there are trajectories.
 
-    Columns: the u values first (two windows, oldest first, or the
-    sensors, left to right), then ``x_i``, then ``t_k``.
+    Columns: the u values first (two windows, oldest first, the sensors or
+    the initial grid values, left to right), then ``x_i``, then ``t_k``.
 
     Noise: with ``noise = a``, every u-valued input and the target get
     ``a * U_RANGE * Uniform(-1, 1)`` added independently (U_RANGE = 1, the
@@ -373,8 +397,12 @@ def make_diffusion_sorption(
         noise levels; these values are our choice, not taken from it.
     n_inputs : int, default=68
         Number of input features.
-    construction : {"stencil", "sensors"}, default="stencil"
-        How the inputs are built, see above.
+    construction : {"stencil", "sensors", "initial-condition"}, \
+default="stencil"
+        How the inputs are built, see above. The default stays ``"stencil"``:
+        it is a well-posed local update rule whose 66 u inputs all carry
+        information, while ``"initial-condition"`` (the closest reading of
+        the paper) has 66 copies of one number per trajectory.
     n_trajectories : int, default=10
         Number of simulated trajectories (seeds 0 .. n_trajectories - 1).
     n_jobs : int, default=None
@@ -386,13 +414,20 @@ def make_diffusion_sorption(
         Trajectory cache; see :func:`simulate_diffusion_sorption`.
     random_state : int, RandomState instance or None, default=None
         Draws the samples and the noise.
+    return_groups : bool, default=False
+        Also return the trajectory of each sample (for splits that hold out
+        whole trajectories, e.g. :class:`sklearn.model_selection.GroupShuffleSplit`).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_inputs)
         Inputs, float64.
     y : ndarray of shape (n_samples,)
-        Targets ``u(t_{k+1}, x_i)``, float64.
+        Targets ``u(t_{k+1}, x_i)`` (``u(t_k, x_i)`` for
+        ``"initial-condition"``), float64.
+    groups : ndarray of shape (n_samples,)
+        The trajectory (its seed) of each sample; only with
+        ``return_groups=True``.
 
     Examples
     --------
@@ -416,13 +451,13 @@ def make_diffusion_sorption(
         memory=memory,
     )
     rng = check_random_state(random_state)
-    X, y, n_u_inputs = _BUILDERS[construction](sim, n_samples, n_inputs, rng)
+    X, y, n_u_inputs, traj = _BUILDERS[construction](sim, n_samples, n_inputs, rng)
     if noise > 0:
         X[:, :n_u_inputs] += (
             noise * U_RANGE * rng.uniform(-1, 1, (n_samples, n_u_inputs))
         )
         y += noise * U_RANGE * rng.uniform(-1, 1, n_samples)
-    return X, y
+    return (X, y, sim.seeds[traj]) if return_groups else (X, y)
 
 
 def _import_h5py():
