@@ -122,6 +122,32 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return tuple(methods)
 
 
+def parse_compensations(text: str) -> tuple[str, ...]:
+    """Compensations from ``"auto,least_squares"`` (see ``CompensatedPruner``)."""
+    from ._pruner import COMPENSATIONS
+
+    items = _split_list(text, "compensations")
+    if any(c not in COMPENSATIONS for c in items) or len(set(items)) < len(items):
+        raise ValueError(
+            f"expected distinct comma-separated compensations of "
+            f"{', '.join(COMPENSATIONS)}, got {text!r}."
+        )
+    return tuple(items)
+
+
+def parse_rounds(text: str) -> tuple[int, ...]:
+    """Distinct numbers of pruning rounds (integers >= 1) from ``"1,5"``."""
+    try:
+        rounds = [int(item) for item in _split_list(text, "numbers of rounds")]
+    except ValueError:
+        rounds = [0]
+    if min(rounds) < 1 or len(set(rounds)) < len(rounds):
+        raise ValueError(
+            f"expected distinct comma-separated integers >= 1 like '1,5', got {text!r}."
+        )
+    return tuple(rounds)
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """Distinct non-negative integer seeds from ``"0,1,2"``."""
     try:
@@ -209,6 +235,10 @@ def _add_data_arguments(parser):
             help=f"low, medium, high or an amplitude (default: {DEFAULT_NOISE})")
     _option(group, "--n-samples", _positive_int,
             help=f"samples, train and test (default: {DEFAULT_DIFFSORP_SAMPLES})")
+    _option(group, "--construction",
+            choices=("stencil", "sensors", "initial-condition"),
+            help="how the 68 inputs are built (default: stencil; initial-condition "
+            "is the paper's (t, x, u0); see make_diffusion_sorption)")
     _option(group, "--n-cells", _positive_int,
             help=f"simulation grid cells (default: {DEFAULT_N_CELLS}; simulations "
             "are cached on disk, the first ones take minutes)")
@@ -251,6 +281,13 @@ def _add_sweep_arguments(parser):
             "(default: %(default)s)")
     _option(group, "--max-samples", _positive_int,
             help="score the weights on at most N training rows (default: all)")
+    _option(group, "--compensations", parse_compensations, default=("auto",),
+            help="comma-separated, of auto, least_squares, layer_least_squares, "
+            "none: every method runs with each (default: auto; fully_connected "
+            "only with auto, none only for methods with a compensation of their own)")
+    _option(group, "--rounds", parse_rounds, default=(1,),
+            help="comma-separated numbers of pruning rounds: every method runs "
+            "with each (default: 1)")
 
 
 def _add_run_arguments(parser):
@@ -301,6 +338,7 @@ _DATASET_OPTIONS = {
     "noise": ("--noise", ("diffusion-sorption",)),
     "n_samples": ("--n-samples", ("diffusion-sorption",)),
     "n_cells": ("--n-cells", ("diffusion-sorption",)),
+    "construction": ("--construction", ("diffusion-sorption",)),
     "csv": ("--csv", ("csv",)),
     "target": ("--target", ("csv",)),
     "task": ("--task", ("csv",)),
@@ -338,10 +376,15 @@ def load_dataset(args: argparse.Namespace):
             args.n_samples or DEFAULT_DIFFSORP_SAMPLES,
             args.n_cells or DEFAULT_N_CELLS,
             n_jobs=args.n_jobs,
+            construction=args.construction or "stencil",
         )
     else:
         data = datasets.load_csv_split(args.csv, args.target, args.task)
     return data.subset(args.n_train, args.n_test)
+
+
+def _one_or_list(values):
+    return values[0] if len(values) == 1 else list(values)
 
 
 def _fail(message: str):
@@ -349,7 +392,7 @@ def _fail(message: str):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .experiments import compare_methods, make_estimator
+    from .experiments import compare_methods, make_estimator, name_variants
     from .report import write_report
 
     if args.dataset == "diffusion-sorption" and not args.quiet:
@@ -374,11 +417,18 @@ def _compare(args: argparse.Namespace) -> int:
         ratios=args.ratios,
         seeds=args.seeds or tuple(range(args.n_seeds or DEFAULT_N_SEEDS)),
         fine_tune_epochs=(0, args.fine_tune_epochs),
-        pruner_params={"scope": args.scope, "max_samples": args.max_samples},
+        pruner_params={
+            "scope": args.scope,
+            "max_samples": args.max_samples,
+            # a list is swept (a column of its own), a single value is not
+            "compensation": _one_or_list(args.compensations),
+            "n_rounds": _one_or_list(args.rounds),
+        },
         n_jobs=args.n_jobs,
         threads=args.threads,
         progress=not args.quiet,
     )
+    results = name_variants(results)
     paths = write_report(results, args.output_dir or Path("results") / data.name)
     if "plot" not in paths:
         print("matplotlib is not installed: no violin.png (pip install matplotlib)")

@@ -182,6 +182,65 @@ def _fit_dense(estimator, data, seed: int, threads):
     }
 
 
+_OWN_COMPENSATION = frozenset({"compensated", "nonlinear"})
+
+
+def _redundant(method, params) -> bool:
+    """Whether a run repeats another one: settings the method ignores.
+
+    ``fully_connected`` prunes nothing, so only ``compensation="auto"`` and
+    ``n_rounds=1`` are run for it; ``compensation="none"`` equals ``"auto"``
+    for a named method without a compensation of its own.
+    """
+    compensation = params.get("compensation", "auto")
+    if method == "fully_connected":
+        return compensation != "auto" or params.get("n_rounds", 1) != 1
+    return (
+        compensation == "none"
+        and isinstance(method, str)
+        and method not in _OWN_COMPENSATION
+    )
+
+
+def variant_name(method: str, compensation="auto", n_rounds=1) -> str:
+    """The label of a run: the method, its compensation, its rounds.
+
+    Examples
+    --------
+    >>> from skprune.experiments import variant_name
+    >>> variant_name("compensated"), variant_name("magnitude", "least_squares", 5)
+    ('compensated', 'magnitude + least_squares, 5 rounds')
+    """
+    name = method if compensation == "auto" else f"{method} + {compensation}"
+    return name if n_rounds == 1 else f"{name}, {n_rounds} rounds"
+
+
+def name_variants(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with ``method`` naming the variant (:func:`variant_name`).
+
+    Where ``compensation`` or ``n_rounds`` was swept (a column of its own),
+    the tables and plots of :mod:`skprune.report`, which group by
+    ``method``, then show each variant apart.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skprune.experiments import name_variants
+    >>> runs = pd.DataFrame({"method": ["compensated"] * 2,
+    ...                      "compensation": ["auto", "least_squares"]})
+    >>> list(name_variants(runs)["method"])
+    ['compensated', 'compensated + least_squares']
+    """
+    results = results.copy()
+    compensation = results.get("compensation", pd.Series("auto", results.index))
+    rounds = results.get("n_rounds", pd.Series(1, results.index))
+    results["method"] = [
+        variant_name(m, c, r)
+        for m, c, r in zip(results["method"], compensation, rounds)
+    ]
+    return results
+
+
 def _shares_scores(method, params) -> bool:
     """Whether one scoring of the dense net serves every ratio of this method."""
     return (
@@ -252,6 +311,7 @@ def _prune_run(frozen, data, seed, run, params, threads, shared=None) -> dict:
         **compact_columns(pruner, frozen.estimator, data.X_test),
         "fit_seconds": seconds,
         "prune_seconds": timings.get("scoring", 0.0 if timings else np.nan)
+        + timings.get("compensation", 0.0)
         + score_seconds,
         "fine_tune_seconds": timings.get("fine_tuning", np.nan),
     }
@@ -346,7 +406,12 @@ def _seed_rows(estimator, data, seed, runs, grid, *, n_jobs, threads, on_row):
     frozen, dense_info = _fit_dense(estimator, data, seed, threads)
     shared = {}
     jobs = []
-    for params, run in itertools.product(grid, runs):
+    todo = [
+        (params, run)
+        for params, run in itertools.product(grid, runs)
+        if not _redundant(run[0], params)
+    ]
+    for params, run in todo:
         method = run[0]
         scores = None
         if _shares_scores(method, params):
@@ -359,7 +424,7 @@ def _seed_rows(estimator, data, seed, runs, grid, *, n_jobs, threads, on_row):
         )
     rows = []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    for (params, _), row in zip(itertools.product(grid, runs), parallel(jobs)):
+    for (params, _), row in zip(todo, parallel(jobs)):
         rows.append({**dense_info, **params, **row})
         on_row()
     return rows
@@ -410,7 +475,11 @@ def compare_methods(
         Other :class:`~skprune.CompensatedPruner` parameters (``scope``,
         ``max_samples``, and any other the pruner has). A list value is
         swept: every combination of the lists is run, and each swept
-        parameter gets a column of its own.
+        parameter gets a column of its own. Combinations a method ignores are
+        run once: ``fully_connected`` only with ``compensation="auto"`` and
+        ``n_rounds=1``, and ``compensation="none"`` only for methods with a
+        compensation of their own (``"compensated"``, ``"nonlinear"``, a
+        callable).
     n_jobs : int, default=1
         Parallel pruner fits (joblib).
     threads : int, default=None
@@ -472,4 +541,11 @@ def _columns(swept) -> list[str]:
     return columns[:at] + swept + columns[at:]
 
 
-__all__ = ["compact_columns", "compare_methods", "heldout_loss", "make_estimator"]
+__all__ = [
+    "compact_columns",
+    "compare_methods",
+    "heldout_loss",
+    "make_estimator",
+    "name_variants",
+    "variant_name",
+]

@@ -130,6 +130,9 @@ def test_no_command_is_an_error(capsys):
         (["--target", "y"], "--target applies only to --dataset csv, not to --dataset digits."),
         (["--dataset", "mnist", "--n-cells", "64"], "--n-cells applies only to --dataset diffusion-sorption"),
         (["--data-home", "x"], "--data-home applies only to --dataset mnist"),
+        (["--compensations", "auto,lsq"], "argument --compensations: expected distinct comma-separated compensations of auto, least_squares, layer_least_squares, none, got 'auto,lsq'."),
+        (["--rounds", "1,0"], "argument --rounds: expected distinct comma-separated integers >= 1 like '1,5', got '1,0'."),
+        (["--construction", "initial-condition"], "--construction applies only to --dataset diffusion-sorption"),
         (["--dataset", "csv", "--target", "y"], "--dataset csv needs --csv PATH and --target COLUMN."),
     ],
 )  # fmt: skip
@@ -205,7 +208,9 @@ def test_compare_digits_end_to_end(tmp_path, capsys):
     np.testing.assert_allclose(pruned["sparsity"], pruned["ratio"], atol=1e-3)
     out = capsys.readouterr().out
     n_runs = 2 * len(cli.METHODS) * 2 * 2
-    assert "## Test cross-entropy with fine-tuning" in out and f"{n_runs} runs in" in out
+    assert (
+        "## Test cross-entropy with fine-tuning" in out and f"{n_runs} runs in" in out
+    )
     assert set(results["loss_metric"]) == {"cross-entropy"}
     assert set(results["score_metric"]) == {"accuracy"}
 
@@ -233,6 +238,51 @@ def test_compare_diffusion_sorption_end_to_end(tmp_path, monkeypatch):
     results = _check_outputs(tmp_path / "out", n_rows=4)
     assert (results["dataset"] == "diffusion-sorption-0.05").all()
     assert (results["architecture"] == "68-8-1").all()
+
+
+def test_compare_sweeps_compensations_and_rounds(tmp_path):
+    argv = ["compare", *TINY, "--n-train", "300", "--seeds", "0", "--ratios", "0.6"]
+    argv += ["--methods", "compensated,magnitude,fully_connected"]
+    argv += ["--compensations", "auto,least_squares,none", "--rounds", "1,2"]
+    argv += ["--output-dir", str(tmp_path)]
+    assert cli.main(argv) == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    expected = {
+        "compensated",
+        "compensated, 2 rounds",
+        "compensated + least_squares",
+        "compensated + least_squares, 2 rounds",
+        "compensated + none",
+        "compensated + none, 2 rounds",
+        "magnitude",
+        "magnitude, 2 rounds",
+        "magnitude + least_squares",
+        "magnitude + least_squares, 2 rounds",
+        "fully_connected",
+    }
+    assert set(results["method"]) == expected
+    assert len(results) == 2 * len(expected)
+    ls = results[results["compensation"] == "least_squares"]
+    assert set(ls["n_rounds"]) == {1, 2}
+    np.testing.assert_allclose(ls["sparsity"], 0.6, atol=1e-3)
+    assert (
+        "compensated + least_squares, 2 rounds" in (tmp_path / "results.md").read_text()
+    )
+
+
+def test_diffusion_sorption_holds_out_whole_trajectories(tmp_path, monkeypatch):
+    from skprune.datasets import load_diffusion_sorption_split
+
+    monkeypatch.setenv("SKPRUNE_DATA_HOME", str(tmp_path / "cache"))
+    data = load_diffusion_sorption_split(
+        noise=0.0, n_samples=400, n_cells=70, construction="initial-condition"
+    )
+    assert data.name == "diffusion-sorption-initial-condition-0.0"
+    assert data.X_train.shape[1] == 68
+    # without noise, u₀ (any of the 66 first columns) names the trajectory
+    train, test = (set(np.round(X[:, 0], 9)) for X in (data.X_train, data.X_test))
+    assert train.isdisjoint(test)
+    assert len(train) == 7 and len(test) == 3  # of 10 trajectories
 
 
 @pytest.mark.skipif(not HAS_MNIST, reason=f"MNIST files not found in {MNIST_DIR}")

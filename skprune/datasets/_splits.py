@@ -29,6 +29,7 @@ FEW_UNIQUE = 10
 DEFAULT_NOISE = "low"
 DEFAULT_DIFFSORP_SAMPLES = 4000
 DEFAULT_N_CELLS = 1024  # PDEBench's grid
+DEFAULT_CONSTRUCTION = "stencil"  # see make_diffusion_sorption for why
 
 LOSS_NAMES = {"classification": "cross-entropy", "regression": "MSE"}
 SCORE_NAMES = {"classification": "accuracy", "regression": "R²"}
@@ -186,10 +187,14 @@ def load_diffusion_sorption_split(
     n_samples=DEFAULT_DIFFSORP_SAMPLES,
     n_cells=DEFAULT_N_CELLS,
     n_jobs=None,
+    construction=DEFAULT_CONSTRUCTION,
 ) -> Dataset:
     """Diffusion-sorption regression data, standardised inputs, raw targets u.
 
-    The targets stay in the units of u, so the test loss is the MSE of u.
+    The test rows come from whole trajectories that no training row comes
+    from: :class:`~sklearn.model_selection.GroupShuffleSplit` holds out a
+    quarter of the trajectories (3 of the 10). The targets stay in the units
+    of u, so the test loss is the MSE of u.
 
     Parameters
     ----------
@@ -201,28 +206,47 @@ def load_diffusion_sorption_split(
         Simulation grid cells (simulations are cached on disk).
     n_jobs : int, default=None
         Parallel simulations.
+    construction : {"stencil", "sensors", "initial-condition"}, \
+default="stencil"
+        How the 68 inputs are built (see :func:`make_diffusion_sorption`);
+        a construction other than the default is part of the data set's name.
 
     Returns
     -------
     data : Dataset
-        The regression split, 75/25.
+        The regression split, by trajectory.
 
     Examples
     --------
     >>> from skprune.datasets import load_diffusion_sorption_split
     >>> data = load_diffusion_sorption_split(n_samples=40, n_cells=32)
-    >>> data.name, data.loss_name, data.X_train.shape
-    ('diffusion-sorption-low', 'MSE', (30, 68))
+    >>> data.name, data.loss_name, data.X_train.shape[1]
+    ('diffusion-sorption-low', 'MSE', 68)
     """
+    from sklearn.model_selection import GroupShuffleSplit
+
     from ._diffusion_sorption import make_diffusion_sorption
 
-    X, y = make_diffusion_sorption(
-        n_samples, n_cells=n_cells, noise=noise, n_jobs=n_jobs, random_state=SPLIT_SEED
+    X, y, groups = make_diffusion_sorption(
+        n_samples,
+        n_cells=n_cells,
+        noise=noise,
+        construction=construction,
+        n_jobs=n_jobs,
+        random_state=SPLIT_SEED,
+        return_groups=True,
     )
-    X_train, X_test, y_train, y_test = _split(X, y, "regression")
-    X_train, X_test = _standardize(X_train, X_test)
+    split = GroupShuffleSplit(n_splits=1, test_size=TEST_SIZE, random_state=SPLIT_SEED)
+    train, test = next(split.split(X, y, groups))
+    X_train, X_test = _standardize(X[train], X[test])
+    prefix = "" if construction == DEFAULT_CONSTRUCTION else f"{construction}-"
     return Dataset(
-        f"diffusion-sorption-{noise}", "regression", X_train, X_test, y_train, y_test
+        f"diffusion-sorption-{prefix}{noise}",
+        "regression",
+        X_train,
+        X_test,
+        y[train],
+        y[test],
     )
 
 
