@@ -19,7 +19,8 @@ Goals (issue 14, 784-32-32-10, medians): without fine-tuning, EC + LS <= 0.40
 at 0.9 and <= 0.65 at 0.95, and below every variant without least squares at
 0.8-0.95; with fine-tuning, EC + LS <= magnitude at 0.9 and 0.95.
 
-    python benchmarks/pruning_quality.py [--seeds 5] [--output results.csv]
+    python benchmarks/pruning_quality.py [--seeds 5] [--output runs.csv]
+    python benchmarks/pruning_quality.py --from-csv runs.csv  # tables again
 """
 
 import argparse
@@ -165,7 +166,12 @@ def main(argv=None):
     parser.add_argument("--nets", default=",".join(NETS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", default=None, help="CSV of every run")
+    parser.add_argument(
+        "--from-csv", default=None, help="print the tables of a CSV written by --output"
+    )
     args = parser.parse_args(argv)
+    if args.from_csv:
+        return report(pd.read_csv(args.from_csv))
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", ConvergenceWarning)
     X, X_test, y, y_test = mnist(args.n_train, None, args.data_home)
