@@ -540,7 +540,8 @@ def test_rounds_rescore_the_pruned_net_and_keep_pruned_weights_pruned(digits, de
 
     def record(estimator, X, y):
         seen.append([c == 0 for c in estimator.coefs_])
-        return [np.abs(c) + len(seen) for c in estimator.coefs_]
+        # pruned (zero) weights score highest: they must stay pruned anyway
+        return [np.abs(c) + len(seen) + 1e6 * (c == 0) for c in estimator.coefs_]
 
     pruner = frozen_pruner(
         dense, prune_ratio=0.8, method=record, n_rounds=3, fine_tune_epochs=0
