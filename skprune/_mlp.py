@@ -46,6 +46,7 @@ from ._torch.solvers import (
     SklearnSGD,
     SklearnStopping,
     fit_lbfgs,
+    fused_sgd_supported,
 )
 from ._validation import numeric_input
 
@@ -260,6 +261,7 @@ class _BaseMLP(BaseEstimator):
                 "optimizer": SklearnSGD,
                 "optimizer__momentum": self.momentum,
                 "optimizer__nesterov": self.nesterovs_momentum,
+                "optimizer__fused": fused_sgd_supported(str(self.device)) or None,
             }
         settings = {
             "optimizer": torch.optim.Adam,

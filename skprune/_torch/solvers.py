@@ -12,6 +12,7 @@ float64, and records one history row per iteration in the skorch net.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 
 import numpy as np
@@ -26,14 +27,17 @@ MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 ADAPTIVE_DIVISOR = 5.0
 
 
-class SklearnSGD(torch.optim.Optimizer):
+class SklearnSGD(torch.optim.SGD):
     """scikit-learn's stochastic gradient descent with momentum.
 
     With velocity ``v`` (zero at the start), learning rate ``lr`` and gradient
     ``g``: ``v <- momentum * v - lr * g``, then ``p <- p + v``, or with
-    Nesterov's momentum ``p <- p + momentum * v - lr * g``. This is
-    scikit-learn's ``SGDOptimizer`` update; torch's ``SGD`` keeps ``v``
-    without the learning rate, which differs once the rate changes.
+    Nesterov's momentum ``p <- p + momentum * v - lr * g``: scikit-learn's
+    ``SGDOptimizer`` update. torch's ``SGD`` (fused where available) does
+    the steps: it keeps ``-v / lr`` as its momentum buffer, which gives the
+    same steps while the rate is constant; :meth:`set_learning_rate`
+    rescales the buffers when the rate changes, so the steps stay
+    scikit-learn's.
 
     Examples
     --------
@@ -47,32 +51,40 @@ class SklearnSGD(torch.optim.Optimizer):
     0.8
     """
 
-    def __init__(self, params, lr=0.1, momentum=0.9, nesterov=True):
-        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov))
+    def __init__(self, params, lr=0.1, momentum=0.9, nesterov=True, fused=None):
+        super().__init__(
+            params,
+            lr=lr,
+            momentum=momentum,
+            nesterov=bool(nesterov and momentum),
+            fused=fused,
+        )
 
     @torch.no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient."""
-        loss = None if closure is None else closure()
+    def set_learning_rate(self, lr):
+        """Use ``lr`` from the next step on, keeping scikit-learn's velocity."""
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            grads = [p.grad for p in params]
-            lr, momentum = group["lr"], group["momentum"]
-            if not momentum:
-                torch._foreach_add_(params, grads, alpha=-lr)
-                continue
-            velocities = [
-                self.state[p].setdefault("velocity", torch.zeros_like(p))
-                for p in params
+            old, group["lr"] = group["lr"], lr
+            buffers = [
+                self.state[p]["momentum_buffer"]
+                for p in group["params"]
+                if self.state[p].get("momentum_buffer") is not None
             ]
-            torch._foreach_mul_(velocities, momentum)
-            torch._foreach_add_(velocities, grads, alpha=-lr)
-            if group["nesterov"]:
-                torch._foreach_add_(params, velocities, alpha=momentum)
-                torch._foreach_add_(params, grads, alpha=-lr)
-            else:
-                torch._foreach_add_(params, velocities)
-        return loss
+            if buffers and old != lr:
+                torch._foreach_mul_(buffers, old / lr)
+
+
+@functools.cache
+def fused_sgd_supported(device: str) -> bool:
+    """Whether ``torch.optim.SGD(fused=True)`` with momentum runs on ``device``."""
+    try:
+        param = torch.nn.Parameter(torch.zeros(2, device=device))
+        optimizer = torch.optim.SGD([param], lr=0.1, momentum=0.9, fused=True)
+        param.grad = torch.ones_like(param)
+        optimizer.step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
 
 
 class LearningRateSchedule:
@@ -120,6 +132,9 @@ class LearningRateSchedule:
 
     def apply(self, optimizer):
         """Write the current rate into every parameter group of ``optimizer``."""
+        if hasattr(optimizer, "set_learning_rate"):
+            optimizer.set_learning_rate(self.learning_rate)
+            return
         for group in optimizer.param_groups:
             group["lr"] = self.learning_rate
 
@@ -249,7 +264,7 @@ class _FullBatchLoss:
         }
 
     def pack(self):
-        return torch.cat([p.detach().reshape(-1) for p in self.params]).numpy()
+        return torch.cat([p.detach().reshape(-1) for p in self.params]).cpu().numpy()
 
     def unpack(self, theta):
         flat = torch.from_numpy(np.asarray(theta, dtype=np.float64))
@@ -275,7 +290,7 @@ class _FullBatchLoss:
             grad = torch.zeros_like(p) if p.grad is None else p.grad
             mask = self.grad_masks.get(id(p))
             grads.append((grad if mask is None else grad * mask).reshape(-1))
-        return float(loss.detach()), torch.cat(grads).numpy()
+        return float(loss.detach()), torch.cat(grads).cpu().numpy()
 
 
 def fit_lbfgs(net, data, *, max_iter, max_fun, tol, verbose=False):
