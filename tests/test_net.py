@@ -12,6 +12,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from skprune import MLPClassifier, MLPRegressor
+from skprune._torch import versions
 from skprune._torch.activations import ACTIVATIONS
 from skprune._torch.data import BatchIterator
 from skprune._torch.losses import PerSampleLoss, forward_backward
@@ -242,3 +243,61 @@ def test_models_pickled_by_the_previous_release_still_load(fitted_clf, monkeypat
     assert loaded.hidden_layer_sizes_ == clf.hidden_layer_sizes_ == (5,)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     assert loaded.partial_fit(X, clf.predict(X)).n_iter_ == 1
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_skorchs_own_train_step_where_untested(estimator, monkeypatch):
+    """On an untested skorch the net trains through skorch's own train_step
+    (autograd, closure): the same path as the fast step, masks held."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 4)
+    y = (X[:, 0] > 0).astype(int) if estimator is MLPClassifier else X @ [1, 2, 0, -1]
+    params = dict(
+        hidden_layer_sizes=(6,),
+        activation="tanh",
+        alpha=0.01,
+        batch_size=32,
+        max_iter=4,
+        tol=0.0,
+        random_state=0,
+    )
+    fast = estimator(**params).fit(X, y)
+    monkeypatch.setattr(versions, "FAST_TRAIN_STEP", False)
+    calls = []
+    original = NeuralNet.train_step
+    monkeypatch.setattr(
+        NeuralNet, "train_step", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    slow = estimator(**params).fit(X, y)
+    assert len(calls) == 4 * 4  # skorch's step ran for every batch
+    np.testing.assert_allclose(fast.loss_curve_, slow.loss_curve_, rtol=1e-5)
+    for ours, theirs in zip(fast.coefs_, slow.coefs_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    masks = [np.abs(c) > np.median(np.abs(c)) for c in slow.coefs_]
+    slow.set_masks(masks).fine_tune(X, y, epochs=2)
+    assert all((c[~m] == 0.0).all() for c, m in zip(slow.coefs_, masks))
+
+
+def test_skorchs_own_pickling_where_untested(fitted_clf, monkeypatch):
+    clf, X, _ = fitted_clf
+    monkeypatch.setattr(versions, "FAST_PICKLING", False)
+    payload = pickle.dumps(clf)
+    assert b"_load_from_bytes" in payload  # skorch's format: torch.save per storage
+    np.testing.assert_array_equal(
+        pickle.loads(payload).predict_proba(X), clf.predict_proba(X)
+    )
+
+
+@pytest.mark.parametrize(
+    "check, version, expected",
+    [
+        (versions.fast_train_step_supported, "1.4.0", True),
+        (versions.fast_train_step_supported, "0.15.0", False),
+        (versions.fast_train_step_supported, "1.5.0", False),
+        (versions.fast_pickling_supported, "2.13.0+cpu", True),
+        (versions.fast_pickling_supported, "2.1.2", False),
+        (versions.fast_pickling_supported, "3.0.0", False),
+    ],
+)
+def test_version_ranges(check, version, expected):
+    assert check(version) is expected

@@ -23,6 +23,7 @@ from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import TeeGenerator
 from torch import nn
 
+from . import versions
 from .data import TensorData
 from .losses import PerSampleLoss, forward_backward, l2_penalty
 from .module import MLPModule
@@ -84,7 +85,7 @@ class MLPNet(NeuralNet):
         # The history holds a dict per batch: pickled as one bytes object it
         # is loaded, deep-copied and hashed (joblib's Memory, workers of a
         # parallel search) without walking thousands of small objects.
-        if on_cpu(self.device):
+        if on_cpu(self.device) and versions.FAST_PICKLING:
             # skorch saves every tensor storage with its own torch.save (so
             # that a CUDA net loads on a machine without CUDA); a CPU net's
             # storages are kept as raw bytes instead, about 8x faster to load.
@@ -155,7 +156,16 @@ class MLPNet(NeuralNet):
         return (losses @ sample_weight + self.penalty()) / total
 
     def train_step(self, batch, **fit_params):
-        """One optimizer step without a closure, then the masks are re-applied."""
+        """One optimizer step without a closure, then the masks are re-applied.
+
+        On a skorch version this step was not tested with
+        (:data:`~skprune._torch.versions.SKORCH_TESTED`), skorch's own
+        ``train_step`` runs instead, through autograd.
+        """
+        if not versions.FAST_TRAIN_STEP:
+            step = super().train_step(batch, **fit_params)
+            self.module_.apply_masks_()
+            return step
         if self._explicit_backward(batch, fit_params):
             # Every gradient is written afresh: nothing to zero first.
             self._set_training(True)
@@ -172,8 +182,6 @@ class MLPNet(NeuralNet):
         else:
             self._zero_grad_optimizer(set_to_none=True)
             step = self.train_step_single(batch, **fit_params)
-            if self.alpha:
-                self._add_penalty_gradient(batch)
         if self._listens_to_grads():
             self.notify(
                 "on_grad_computed",
@@ -183,6 +191,13 @@ class MLPNet(NeuralNet):
             )
         self._step_optimizer(None)
         self.module_.apply_masks_()
+        return step
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's forward and autograd backward pass, plus the L2 penalty's gradient."""
+        step = super().train_step_single(batch, **fit_params)
+        if self.alpha:
+            self._add_penalty_gradient(batch)
         return step
 
     def _explicit_backward(self, batch, fit_params):
