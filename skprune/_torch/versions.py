@@ -16,7 +16,7 @@ import skorch
 import torch
 from skorch import NeuralNet
 
-SKORCH_TESTED = ((1, 0), (1, 5))
+SKORCH_TESTED = ((1, 2), (1, 5))
 """skorch versions ``[first, last)`` whose ``train_step`` the net reproduces."""
 
 TORCH_TESTED = ((2, 2), (2, 14))
