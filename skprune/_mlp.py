@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.special import expit, softmax
+from scipy.special import expit
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -31,6 +31,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     validate_data,
 )
@@ -52,6 +53,11 @@ from ._validation import numeric_input
 
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
 PREDICT_BATCH_SIZE = 4096
+
+# Bytes of float64 input checked for NaN/inf and copied to float32 at a time
+# at prediction time: the block is still in cache for the copy, so the input
+# is read from memory once instead of twice (check, then conversion).
+CONVERT_BLOCK_BYTES = 1 << 19
 
 # scikit-learn's solvers; the first two train through skorch's epoch loop.
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -674,9 +680,27 @@ class _BaseMLP(BaseEstimator):
                 accept_sparse=["csr", "csc"],
                 dtype=[np.float64, np.float32],
                 reset=False,
+                ensure_all_finite=False,  # checked below, in one pass with the copy
             )
-        X = X.toarray() if sp.issparse(X) else X
-        return _forward(self.net_, X)
+        if sp.issparse(X):
+            X = self._check_finite_input(X).toarray()
+        dtype = X.dtype
+        if dtype == np.float64:
+            X = _finite_float32(X, self._check_finite_input)
+        else:
+            self._check_finite_input(X)
+        return _forward(self.net_, X, dtype=dtype)
+
+    def _check_finite_input(self, X):
+        """scikit-learn's NaN / infinity check of prediction input (its errors)."""
+        return check_array(
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=None,
+            ensure_all_finite=True,
+            estimator=self,
+            input_name="X",
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -752,23 +776,44 @@ def _to_numpy(tensor):
     return tensor.detach().cpu().numpy()
 
 
-def _forward(net, X):
+def _finite_float32(X, check):
+    """Float64 ``X`` as a new float32 array, read from memory once.
+
+    Each block of rows is tested for NaN/inf by its sum (scikit-learn's own
+    first pass) and copied while still in cache; a block whose sum is not
+    finite goes to ``check``, scikit-learn's exact test, which raises its
+    error if the block holds NaN or infinity (a sum can also overflow).
+    """
+    out = np.empty(X.shape, dtype=np.float32)
+    step = max(1, CONVERT_BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
+    with np.errstate(over="ignore"):
+        for start in range(0, X.shape[0], step):
+            block = X[start : start + step]
+            if not np.isfinite(block.sum()):
+                check(block)
+            out[start : start + step] = block
+    return out
+
+
+def _forward(net, X, dtype=None):
     """Raw network output for ``X`` in row blocks: float32 for float32 ``X``
-    (as scikit-learn), float64 otherwise."""
+    (as scikit-learn), float64 otherwise, or ``dtype`` when given."""
     module = net.module_
     device = next(module.parameters()).device
+    if dtype is None:
+        dtype = X.dtype if X.dtype == np.float32 else np.float64
+    out = np.empty((X.shape[0], module.layer_units[-1]), dtype=dtype)
     was_training = module.training
-    module.eval()
-    out = []
+    if was_training:  # train() / eval() walk every submodule: only when needed
+        module.eval()
     with torch.no_grad():
         for start in range(0, X.shape[0], PREDICT_BATCH_SIZE):
-            block = _writeable_float32(X[start : start + PREDICT_BATCH_SIZE])
-            out.append(module(torch.as_tensor(block, device=device)).cpu().numpy())
-    module.train(was_training)
-    dtype = X.dtype if X.dtype == np.float32 else np.float64
-    if not out:
-        return np.empty((0, module.layer_units[-1]), dtype=dtype)
-    return np.concatenate(out).astype(dtype, copy=False)
+            stop = start + PREDICT_BATCH_SIZE
+            block = torch.from_numpy(_writeable_float32(X[start:stop])).to(device)
+            out[start:stop] = module(block).cpu().numpy()
+    if was_training:
+        module.train()
+    return out
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -966,9 +1011,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return lb.transform(y).astype(np.float32)
 
     def _probabilities(self, raw):
-        if self.out_activation_ == "softmax":
-            return softmax(raw, axis=1)
-        return expit(raw)
+        """Probabilities from ``raw``, computed in place (``raw`` is overwritten)."""
+        if self.out_activation_ == "softmax":  # scipy's softmax, without copies
+            raw -= raw.max(axis=1, keepdims=True)
+            np.exp(raw, out=raw)
+            raw /= raw.sum(axis=1, keepdims=True)
+            return raw
+        return expit(raw, out=raw)
 
     def _predict_from_raw(self, raw):
         proba = self._probabilities(raw)

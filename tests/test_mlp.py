@@ -7,7 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
+from scipy.special import softmax
 from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
@@ -17,7 +19,7 @@ from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skprune import MLPClassifier, MLPRegressor
+from skprune import MLPClassifier, MLPRegressor, _mlp
 from skprune._torch.module import MLPModule
 from skprune._torch.net import MLPNet
 
@@ -459,3 +461,43 @@ def test_pruning_contract(small):
     with pytest.raises(ValueError, match=re.escape("`y` has classes not in")):
         clf.encode_targets(X[:2], ["no", "maybe"])
     assert clf.set_masks(None).masks_ is None
+
+
+# ---------------------------------------------------------------- predict
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(np.nan, "Input X contains NaN."), (np.inf, "Input X contains infinity")],
+)
+@pytest.mark.parametrize("kind", ["float64", "float32", "csr"])
+def test_predict_rejects_nan_and_inf_in_any_block(
+    small, monkeypatch, kind, value, message
+):
+    """Prediction input is checked block by block: a bad value in the last
+    block is found, with scikit-learn's error."""
+    X, y = small
+    clf = fast_clf(max_iter=3).fit(X, y)
+    monkeypatch.setattr(_mlp, "CONVERT_BLOCK_BYTES", 2 * X.shape[1] * 8)
+    bad = X.copy()
+    bad[-1, 2] = value
+    bad = {"float64": bad, "float32": bad.astype(np.float32)}.get(
+        kind, sp.csr_matrix(bad)
+    )
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            method(bad)
+
+
+def test_blockwise_conversion_does_not_change_predictions(small, monkeypatch):
+    """Probabilities are the softmax of the float32 network's output, however
+    the input is cut into blocks (scipy's softmax as the reference)."""
+    X, y = train_test_split(*small, random_state=0)[::2]
+    clf = fast_clf(max_iter=3).fit(X, np.arange(len(y)) % 3)
+    module = clf.net_.module_.eval()
+    with torch.no_grad():
+        raw = module(torch.from_numpy(X.astype(np.float32))).numpy()
+    expected = softmax(raw.astype(np.float64), axis=1)
+    for block_bytes in (8, 3 * X.shape[1] * 8, 1 << 20):
+        monkeypatch.setattr(_mlp, "CONVERT_BLOCK_BYTES", block_bytes)
+        np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-12)

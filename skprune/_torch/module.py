@@ -53,9 +53,12 @@ class MLPModule(nn.Module):
                     param.copy_((2 * values - 1) * bound)
 
     def forward(self, X):
-        for layer, activation in zip(self.layers[:-1], self.activations):
+        layers = self.layers
+        # zip stops at the last hidden layer (one activation fewer than layers);
+        # slicing the ModuleList would build a new one on every call.
+        for layer, activation in zip(layers, self.activations):
             X = activation(layer(X))
-        return self.layers[-1](X)
+        return layers[-1](X)
 
     def masks(self):
         """Masks per layer, ``None`` where the layer is unpruned."""
