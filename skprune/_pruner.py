@@ -282,7 +282,10 @@ class CompensatedPruner(SelectorMixin, MetaEstimatorMixin, BaseEstimator):
         callable sums its weight importances over the neuron's weights, with
         no compensation. Neurons of different layers are ranked by score per
         weight they take with them (:func:`skprune.importance.neuron_masks`).
-        :func:`skprune.compact` turns the result into a smaller dense net.
+        With ``compensation="least_squares"`` (or ``"layer_least_squares"``)
+        the next layer's kept weights and biases are refitted instead of the
+        bias shift alone. :func:`skprune.compact` turns the result into a
+        smaller dense net.
     compensation : {"auto", "least_squares", "layer_least_squares", "none"}, \
 default="auto"
         How the removed weights are compensated. ``"auto"``: the method's own

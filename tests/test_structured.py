@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import log_loss
 
 from skprune.importance import (
     neuron_compensated_importance,
@@ -242,3 +243,45 @@ def test_pruner_granularity_bad_value(digits_dense):
         ),
     ):
         CompensatedPruner(MLPClassifier(), granularity="layer").fit(X, y)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_neuron_pruning_with_least_squares_refits_the_kept_weights(
+    digits_dense, weighted
+):
+    from sklearn.frozen import FrozenEstimator
+
+    from skprune import CompensatedPruner, compact
+    from skprune.compensation import least_squares_refit
+
+    X, y, dense = digits_dense
+    compensation = "least_squares" if weighted else "layer_least_squares"
+    fits = {
+        name: CompensatedPruner(
+            FrozenEstimator(dense),
+            prune_ratio=0.5,
+            granularity="neuron",
+            fine_tune_epochs=0,
+            compensation=name,
+        ).fit(X, y)
+        for name in (compensation, "auto", "none")
+    }
+    pruner = fits[compensation]
+    for mine, theirs in zip(pruner.masks_, fits["auto"].masks_):
+        np.testing.assert_array_equal(mine, theirs)  # same neurons, other refit
+    coefs, intercepts = least_squares_refit(
+        dense.coefs_, dense.intercepts_, "relu", X, pruner.masks_, weighted=weighted
+    )
+    for got, expected in zip(pruner.estimator_.coefs_, coefs):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    for got, expected in zip(pruner.estimator_.intercepts_, intercepts):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    small = compact(pruner)  # removed neurons stay removed: a smaller dense net
+    assert sum(small.hidden_layer_sizes) < 16 + 12
+    np.testing.assert_allclose(
+        small.predict_proba(X), pruner.predict_proba(X), atol=1e-5
+    )
+    losses = {
+        k: log_loss(y, p.predict_proba(X), labels=p.classes_) for k, p in fits.items()
+    }
+    assert losses[compensation] < losses["none"]
