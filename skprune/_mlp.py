@@ -791,7 +791,15 @@ def _finite_float32(X, check):
             block = X[start : start + step]
             if not np.isfinite(block.sum()):
                 check(block)
-            out[start : start + step] = block
+            converted = out[start : start + step]
+            converted[...] = block
+            if not np.isfinite(converted.sum()) and not np.isfinite(converted).all():
+                raise ValueError(
+                    "Input X has finite values beyond float32's range (largest "
+                    f"magnitude {np.abs(block).max():.3g}; float32 holds up to "
+                    f"{np.finfo(np.float32).max:.3g}); the network computes in "
+                    "float32, so scale X first."
+                )
     return out
 
 

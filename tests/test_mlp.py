@@ -501,3 +501,17 @@ def test_blockwise_conversion_does_not_change_predictions(small, monkeypatch):
     for block_bytes in (8, 3 * X.shape[1] * 8, 1 << 20):
         monkeypatch.setattr(_mlp, "CONVERT_BLOCK_BYTES", block_bytes)
         np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(-1, None)])
+def test_predict_rejects_finite_values_beyond_float32(small, monkeypatch, rows):
+    """A finite float64 value too large for float32 would become inf in the
+    network's float32 input and give NaN probabilities: an error instead."""
+    X, y = small
+    clf = fast_clf(max_iter=3).fit(X, y)
+    monkeypatch.setattr(_mlp, "CONVERT_BLOCK_BYTES", 2 * X.shape[1] * 8)
+    bad = X.copy()
+    bad[rows, 1] = 1e300
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=re.escape("beyond float32's range")):
+            method(bad)
