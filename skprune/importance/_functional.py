@@ -658,12 +658,21 @@ def loss_gradients(
 # ------------------------------------------------------------------------ obd
 
 
-def _output_deltas(net: Network, inputs: list, pre: list, raw_grad) -> list:
-    """``Δ[l] = ∂ℓ_n/∂s^l`` per row, from ``Δ[L-1] = ∂ℓ_n/∂f`` downwards."""
+def backward_deltas(net: Network, inputs: list, pre: list, raw_grad) -> list:
+    """``Δ[l] = ∂·/∂s^l`` per row, from ``Δ[L-1] = raw_grad`` downwards.
+
+    ``Δ[l] = (Δ[l+1] @ coefs[l+1]ᵀ) ⊙ σ'(s^l)``. ``raw_grad`` is
+    ``(rows, K)`` (the gradient of a per-row loss w.r.t. the raw output) or
+    ``(rows, m, K)`` (m such gradients per row, e.g. the identity for the
+    output Jacobians); σ' is broadcast over the middle axis.
+    """
     deltas = [raw_grad]
     for layer in reversed(range(len(pre))):
         upper = deltas[0] @ net.weights[layer + 1].T
-        deltas.insert(0, upper * net.derivative(pre[layer], inputs[layer + 1], layer))
+        derivative = net.derivative(pre[layer], inputs[layer + 1], layer)
+        if upper.dim() == 3:
+            derivative = derivative[:, None, :]
+        deltas.insert(0, upper * derivative)
     return deltas
 
 
@@ -740,7 +749,7 @@ def obd_importance(
             raw.requires_grad_()
             (raw_grad,) = torch.autograd.grad(loss(raw, target).sum(), raw)
         for total, inp, delta in zip(
-            fisher, inputs, _output_deltas(net, inputs, pre, raw_grad)
+            fisher, inputs, backward_deltas(net, inputs, pre, raw_grad)
         ):
             total += (inp.square().T @ (delta.square() * c[:, None])).double()
     return [

@@ -25,7 +25,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._functional import Network, _check_rows, _row_blocks, as_network, forward
+from ._functional import (
+    Network,
+    _check_rows,
+    _row_blocks,
+    as_network,
+    backward_deltas,
+    forward,
+)
 
 STRUCTURED_BATCH_SIZE = 512
 """Rows per block for the structured moments (a block holds a (rows, n, n) tensor)."""
@@ -56,12 +63,7 @@ def output_jacobians(net: Network, inputs: list, pre: list) -> list[torch.Tensor
     """
     n_rows, n_outputs = inputs[0].shape[0], net.weights[-1].shape[1]
     eye = torch.eye(n_outputs, device=inputs[0].device)
-    jacobians = [eye.expand(n_rows, -1, -1)]
-    for layer in reversed(range(len(pre))):
-        derivative = net.derivative(pre[layer], inputs[layer + 1], layer)
-        upper = jacobians[0] @ net.weights[layer + 1].T
-        jacobians.insert(0, upper * derivative[:, None, :])
-    return jacobians
+    return backward_deltas(net, inputs, pre, eye.expand(n_rows, -1, -1))
 
 
 def neuron_moments(
