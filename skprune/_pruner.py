@@ -34,6 +34,7 @@ from .importance import (
     call_scorer,
     check_scorer_output,
     get_scorer,
+    network_params,
     neuron_compensated_importance,
     neuron_magnitude,
     neuron_masks,
@@ -188,7 +189,8 @@ def neuron_pruning(net, scored, prune_ratio, scope):
     if shifts is not None:  # only the removed neurons' rows: a removed neuron
         # of the next layer loses every incoming weight, kept rows included
         rows = [np.where(r[:, None], shift, 0.0) for r, shift in zip(removed, shifts)]
-        compensations = [np.zeros(np.shape(net.coefs_[0])), *rows]
+        first = network_params(net)["coefs"][0]
+        compensations = [np.zeros(tuple(first.shape)), *rows]
     return scores, compensations, masks
 
 
@@ -452,7 +454,10 @@ default="auto"
             return self._fit_fully_connected(mlp, X, y, mlp_params)
         X_score, y_score = scoring_rows(X, y, self.max_samples, rng)
         self.estimator_ = copy.deepcopy(self.dense_estimator_)
-        masks = [np.ones(np.shape(c), dtype=bool) for c in self.estimator_.coefs_]
+        masks = [
+            np.ones(tuple(c.shape), dtype=bool)
+            for c in network_params(self.estimator_)["coefs"]
+        ]
         epochs = round_epochs(self.fine_tune_epochs, self.n_rounds)
         for ratio, n_epochs in zip(
             round_ratios(self.prune_ratio, self.n_rounds), epochs
@@ -500,14 +505,10 @@ default="auto"
         net = self.estimator_
         if self.compensation in ("least_squares", "layer_least_squares"):
             net.coefs_, net.intercepts_ = least_squares_refit(
-                net.coefs_,
-                net.intercepts_,
-                net.activation,
-                X,
-                masks,
-                prelu_weights=net.prelu_weights_ if net.activation == "prelu" else None,
+                **network_params(net),
+                X=X,
+                masks=masks,
                 weighted=self.compensation == "least_squares",
-                device=net.device,
             )
         elif self.compensation == "auto":
             newly = [m | ~old for m, old in zip(masks, old_masks)]
@@ -544,16 +545,9 @@ default="auto"
     def _neuron_scores(self, net, X, y, rng):
         """Per-neuron scores and next-layer bias shifts (None without)."""
         if self.method == "compensated":
-            return neuron_compensated_importance(
-                net.coefs_,
-                net.intercepts_,
-                net.activation,
-                X,
-                prelu_weights=net.prelu_weights_ if net.activation == "prelu" else None,
-                device=net.device,
-            )
+            return neuron_compensated_importance(**network_params(net), X=X)
         if self.method == "magnitude":
-            return neuron_magnitude(net.coefs_), None
+            return neuron_magnitude(network_params(net)["coefs"]), None
         if self.method == "random":
             return [rng.random_sample(n) for n in net.hidden_layer_sizes_], None
         weights, _ = score_weights(net, X, y, method=self.method, random_state=rng)

@@ -29,6 +29,8 @@ from skprune.importance import (
     get_scorer,
     gradient_magnitude,
     magnitude,
+    network_params,
+    neuron_compensated_importance,
     nonlinear,
     nonlinear_importance_naive,
     obd,
@@ -586,3 +588,60 @@ def test_importance_math_does_not_import_skorch():
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------
+# where scoring runs
+# --------------------------------------------------------------------------
+
+ON_DEVICE_ROWS = 60
+
+
+def _score_on_device(method, est, X, y, batch_size):
+    """What ``method`` returns for ``est`` on ``X`` in blocks of ``batch_size``."""
+    if method == "neuron_compensated":
+        params = network_params(est)
+        return neuron_compensated_importance(**params, X=X, batch_size=batch_size)
+    scorer = get_scorer(method)
+    return scorer(est, X, y, random_state=0, batch_size=batch_size)
+
+
+def _weight_shaped_results(output, shapes):
+    arrays = (
+        [a for part in output for a in part] if isinstance(output, tuple) else output
+    )
+    return sum(np.shape(a) in shapes for a in arrays)
+
+
+@pytest.mark.parametrize(
+    "method",
+    [*(m for m in METHODS if m != "fully_connected"), "neuron_compensated"],
+)
+def test_scoring_copies_no_rows_or_weights_off_the_model_device(method, transfers):
+    """Scoring a CPU model: what a GPU run would pay for is not done.
+
+    The rows land on the model's device once per block (every conversion of
+    host rows names that device), the weights are never read on the host or
+    rebuilt from host copies, nothing moves to another device, and the host
+    reads are the results' alone: the same with 1 block as with 5.
+    """
+    est, X, y = fitted("multiclass", "prelu", hidden=(7, 6))
+    X, y = X[:ON_DEVICE_ROWS], y[:ON_DEVICE_ROWS]
+    shapes = {s for c in est.coefs_ for s in (c.shape, c.T.shape)}
+    device = network_params(est)["coefs"][0].device
+    reads = {}
+    for n_blocks in (1, 5):
+        batch_size = ON_DEVICE_ROWS // n_blocks
+        with transfers:
+            output = _score_on_device(method, est, X, y, batch_size)
+        rows = (ON_DEVICE_ROWS, batch_size)
+        transfers.assert_on_device(device, rows, shapes)
+        row_uploads = transfers.row_shaped(transfers.uploads, rows)
+        assert len(row_uploads) >= n_blocks or method in ("magnitude", "random")
+        assert [u for u in transfers.uploads if u[1] in shapes] == []
+        weight_reads = [r for r in transfers.reads if r[1] in shapes]
+        n_results = _weight_shaped_results(output, shapes)
+        n_results = 0 if method == "random" else n_results  # drawn by numpy
+        assert sum(r[0] == "numpy" for r in weight_reads) == n_results
+        reads[n_blocks] = sorted(map(str, transfers.reads))
+    assert reads[1] == reads[5]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn import config_context
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.datasets import load_digits
@@ -19,6 +20,8 @@ from sklearn.preprocessing import MinMaxScaler
 
 from skprune import CompensatedPruner, MLPClassifier, MLPRegressor
 from skprune.datasets import load_mnist
+from skprune.importance import BATCH_SIZE
+from skprune.importance._structured import STRUCTURED_BATCH_SIZE
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -576,3 +579,129 @@ def test_compensation_lists_valid_values(digits, dense):
         frozen_pruner(dense, compensation="lsq").fit(X, y)
     for name in ("'auto'", "'least_squares'", "'layer_least_squares'", "'none'"):
         assert name in str(info.value)
+
+
+# ------------------------------------------------------------- the device
+
+
+def _small_task(n_rows, seed=0):
+    """Rows of 4 features and 3 classes, from a fixed generator."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, 4))
+    return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+
+
+@pytest.mark.parametrize(
+    "method, granularity, compensation",
+    [
+        ("compensated", "weight", "auto"),
+        ("compensated", "neuron", "auto"),
+        ("nonlinear", "weight", "least_squares"),
+        ("obd", "weight", "layer_least_squares"),
+    ],
+)
+def test_pruning_copies_no_rows_or_weights_off_the_model_device(
+    method, granularity, compensation, transfers
+):
+    """Scoring, compensating and masking a CPU model: the rows land on the
+    model's device directly, the weights are never read on the host in
+    float32 (only float64 results come back), nothing moves to another
+    device, and the host reads do not depend on the number of row blocks."""
+    block = BATCH_SIZE if granularity == "weight" else STRUCTURED_BATCH_SIZE
+    dense = MLPClassifier((7, 6), "prelu", max_iter=5, random_state=0)
+    dense.fit(*_small_task(200))
+    shapes = {s for c in dense.coefs_ for s in (c.shape, c.T.shape)}
+    reads = {}
+    for n_blocks in (1, 5):
+        n_rows = (n_blocks - 1) * block + (block if n_blocks == 1 else 11)
+        X, y = _small_task(n_rows, seed=1)
+        pruner = frozen_pruner(
+            dense,
+            method=method,
+            granularity=granularity,
+            compensation=compensation,
+            fine_tune_epochs=0,
+        )
+        with transfers:
+            pruner.fit(X, y)
+        rows = {n_rows, block, n_rows % block}
+        transfers.assert_on_device(torch.device(dense.device), rows, shapes)
+        assert len(transfers.row_shaped(transfers.uploads, rows)) >= n_blocks
+        # the masks, so the shapes of the refitted systems, depend on the rows
+        reads[n_blocks] = sorted((r[0], str(r[2])) for r in transfers.reads)
+    assert reads[1] == reads[5]
+
+
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+"""The device under test; "cpu" checks the test itself on any machine."""
+
+
+def _twin_on(dense, X, y, device):
+    """A fitted copy of ``dense`` on ``device`` with the very same parameters."""
+    twin = clone(dense).set_params(device=device).fit(X, y)
+    twin.net_.module_.load_state_dict(dense.net_.module_.state_dict())
+    return twin
+
+
+def _assert_layers_close(ours, theirs):
+    for a, b in zip(ours, theirs):
+        scale = max(float(np.abs(b).max()), 1e-12)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "method, granularity, compensation",
+    [
+        ("compensated", "weight", "auto"),
+        ("compensated", "neuron", "auto"),
+        ("nonlinear", "weight", "least_squares"),
+        ("obd", "weight", "layer_least_squares"),
+        ("gradient_magnitude", "weight", "none"),
+        ("magnitude", "neuron", "least_squares"),
+    ],
+)
+def test_pruning_on_a_device_equals_the_cpu(device, method, granularity, compensation):
+    """Scores, masks and compensated weights of a model on ``device`` equal
+    those of the same model on the CPU (float32 rounding)."""
+    X, y = _small_task(300)
+    dense = MLPClassifier((7, 6), "prelu", max_iter=5, random_state=0).fit(X, y)
+    settings = dict(
+        method=method,
+        granularity=granularity,
+        compensation=compensation,
+        fine_tune_epochs=0,
+    )
+    cpu = frozen_pruner(dense, **settings).fit(X, y)
+    ours = frozen_pruner(_twin_on(dense, X, y, device), **settings).fit(X, y)
+    module = ours.estimator_.net_.module_
+    assert all(p.device.type == device for p in module.parameters())
+    for a, b in zip(ours.masks_, cpu.masks_):
+        np.testing.assert_array_equal(a, b)
+    _assert_layers_close(ours.importances_, cpu.importances_)
+    _assert_layers_close(ours.estimator_.coefs_, cpu.estimator_.coefs_)
+    _assert_layers_close(ours.estimator_.intercepts_, cpu.estimator_.intercepts_)
+    np.testing.assert_allclose(ours.predict_proba(X), cpu.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fine_tuning_on_a_device_holds_the_masks(device):
+    """A pruner on ``device`` prunes and fine-tunes there: the pruned weights
+    stay exactly 0 and the result is the CPU's from the same dense weights
+    (the same float32 steps, rounded differently)."""
+    X, y = _small_task(300)
+    dense = MLPClassifier((7, 6), "prelu", max_iter=5, random_state=0).fit(X, y)
+    settings = dict(prune_ratio=0.6, fine_tune_epochs=3)
+    cpu = frozen_pruner(dense, **settings).fit(X, y)
+    ours = frozen_pruner(_twin_on(dense, X, y, device), **settings).fit(X, y)
+    module = ours.estimator_.net_.module_
+    assert all(p.device.type == device for p in module.parameters())
+    assert ours.estimator_.n_iter_ == cpu.estimator_.n_iter_
+    for coef, mask in zip(ours.estimator_.coefs_, ours.masks_):
+        assert (coef[~mask] == 0.0).all()
+    for a, b in zip(ours.masks_, cpu.masks_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(ours.predict_proba(X), cpu.predict_proba(X), atol=1e-4)

@@ -29,9 +29,11 @@ from ..importance._functional import (
     Network,
     _check_rows,
     _row_blocks,
+    _Scratch,
     as_network,
     forward,
     output_sensitivities,
+    to_numpy,
 )
 
 RIDGE = 1e-3
@@ -51,29 +53,6 @@ class NeuronSystem(NamedTuple):
     gram: np.ndarray
     rhs: np.ndarray
     sum_g: float
-
-
-class _DeviceScratch:
-    """Work tensors on ``device``, reused from one row block to the next."""
-
-    def __init__(self, device):
-        self.device, self._tensors = device, {}
-
-    def __call__(self, key, shape) -> torch.Tensor:
-        tensor = self._tensors.get(key)
-        if tensor is None or tensor.shape[1:] != shape[1:] or len(tensor) < shape[0]:
-            tensor = self._tensors[key] = torch.empty(shape, device=self.device)
-        return tensor[: shape[0]]
-
-
-def _on(net: Network, device) -> Network:
-    """``net`` with every tensor moved to ``device``."""
-    move = [None if t is None else t.to(device) for t in net.slopes]
-    return net._replace(
-        weights=[w.to(device) for w in net.weights],
-        biases=[b.to(device) for b in net.biases],
-        slopes=move,
-    )
 
 
 def _layer_input(net: Network, x: torch.Tensor, layer: int) -> torch.Tensor:
@@ -157,12 +136,11 @@ class _Sums:
 
     def systems(self) -> list[NeuronSystem]:
         """One :class:`NeuronSystem` per neuron, as numpy float64."""
-        sum_g = self.sum_g.cpu().numpy()
+        (sum_g,) = to_numpy([self.sum_g])
         if self.weighted:
-            grams = [a.cpu().numpy() for a in self.grams]
-            rhs = [r.cpu().numpy() for r in self.rhs]
+            grams, rhs = to_numpy(self.grams), to_numpy(self.rhs)
         else:
-            gram, cross = self.gram.cpu().numpy(), self.cross.cpu().numpy()
+            gram, cross = to_numpy([self.gram, self.cross])
             where = [np.searchsorted(self.used, c) for c in self.columns]
             grams = [gram[np.ix_(w, w)] for w in where]
             rhs = [cross[w, i] for i, w in enumerate(where)]
@@ -198,11 +176,10 @@ def layer_systems(
     kept = pruned.weights[layer] * torch.as_tensor(mask, device=device)
     sums, scratch, centre = (
         _Sums(columns, weighted, device),
-        _DeviceScratch(device),
+        _Scratch(device),
         None,
     )
-    for (x,) in _row_blocks(X, batch_size):
-        x = x.to(device)
+    for (x,) in _row_blocks(X, batch_size, device=device):
         target, g = _dense_target(dense, x, layer, weighted, scratch)
         z = _layer_input(pruned, x, layer)
         if not refit_weights:
@@ -211,7 +188,7 @@ def layer_systems(
             centre = z.double().mean(0).float()
         ones = torch.ones(len(z), 1, device=device)
         sums.add(torch.cat([z - centre, ones], 1), target, g)
-    return LayerSystems(sums.systems(), centre.double().cpu().numpy())
+    return LayerSystems(sums.systems(), *to_numpy([centre]))
 
 
 def solve_neuron(
@@ -308,7 +285,7 @@ def least_squares_refit(
     refit_weights: bool = True,
     ridge: float = RIDGE,
     batch_size: int = BATCH_SIZE,
-    device="cpu",
+    device=None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Refit every neuron's kept weights and bias after pruning, layer by layer.
 
@@ -349,8 +326,10 @@ def least_squares_refit(
         Relative ridge on the weights.
     batch_size : int, default=2048
         Rows per block.
-    device : str or torch.device, default="cpu"
-        Where the products run.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays). Each neuron's small system is solved on the CPU,
+        from sums copied there once per layer.
 
     Returns
     -------
@@ -372,12 +351,13 @@ def least_squares_refit(
     >>> np.round(new_coefs[0].ravel(), 4)  # the kept weight takes over
     array([0., 0., 1.])
     """
-    dense = _on(as_network(coefs, intercepts, activation, prelu_weights), device)
+    dense = as_network(coefs, intercepts, activation, prelu_weights, device)
+    device = dense.weights[0].device
     X = _check_rows(X, dense)
     masks = [np.asarray(m, dtype=bool) for m in masks]
-    _check_masks(masks, coefs)
-    new_coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
-    new_intercepts = [np.asarray(b, dtype=np.float64).copy() for b in intercepts]
+    _check_masks(masks, [w.shape for w in dense.weights])
+    new_coefs = _float64_numpy(coefs)
+    new_intercepts = [b.copy() for b in _float64_numpy(intercepts)]
     masked = [
         w * torch.as_tensor(m, device=device) for w, m in zip(dense.weights, masks)
     ]
@@ -402,8 +382,18 @@ def least_squares_refit(
     return new_coefs, new_intercepts
 
 
-def _check_masks(masks, coefs):
-    shapes = [np.shape(c) for c in coefs]
+def _float64_numpy(arrays) -> list[np.ndarray]:
+    """Float64 numpy arrays of numpy arrays or tensors (one copy of each tensor)."""
+    return [
+        to_numpy([a.detach()])[0]
+        if isinstance(a, torch.Tensor)
+        else np.asarray(a, dtype=np.float64)
+        for a in arrays
+    ]
+
+
+def _check_masks(masks, shapes):
+    shapes = [tuple(s) for s in shapes]
     received = [m.shape for m in masks]
     if received != shapes:
         raise ValueError(

@@ -10,7 +10,10 @@ goes with removing that weight. :func:`get_scorer` resolves a method name
 under a name, :func:`call_scorer` calls any scorer with the same arguments,
 :func:`check_scorer_output` validates what a scorer returned. The math lives in pure functions of (weights, biases,
 activation, X): :func:`compensated_importance`,
-:func:`nonlinear_importance`, :func:`loss_gradients`, :func:`obd_importance`.
+:func:`nonlinear_importance`, :func:`loss_gradients`,
+:func:`gradient_magnitude_importance`, :func:`obd_importance`. They run on
+the device of the weights they get (:func:`network_params` gives a skprune
+MLP's own torch parameters, so its scorers run where the model is).
 """
 
 from ._functional import (
@@ -19,6 +22,8 @@ from ._functional import (
     compensated_from_moments,
     compensated_importance,
     compensated_moments,
+    device_of,
+    gradient_magnitude_importance,
     loss_gradients,
     nonlinear_importance,
     obd_importance,
@@ -37,6 +42,7 @@ from ._scorers import (
     compensated,
     gradient_magnitude,
     magnitude,
+    network_params,
     nonlinear,
     nonlinear_importance_naive,
     obd,
@@ -63,10 +69,13 @@ __all__ = [
     "compensated_from_moments",
     "compensated_importance",
     "compensated_moments",
+    "device_of",
     "get_scorer",
     "gradient_magnitude",
+    "gradient_magnitude_importance",
     "loss_gradients",
     "magnitude",
+    "network_params",
     "nonlinear",
     "nonlinear_importance",
     "nonlinear_importance_naive",

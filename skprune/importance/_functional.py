@@ -8,12 +8,18 @@ the last applies ``activation``; the last one is affine and gives the raw
 output f (the logits of a classifier). The functions run torch float32
 products on blocks of ``batch_size`` rows and accumulate sums over rows in
 float64; results are float64 numpy arrays in the orientation of ``coefs``.
+
+Everything runs on one torch device: ``device`` when given, else the device
+of ``coefs`` when they are torch tensors (a fitted model's own parameters,
+used without a copy), else the CPU. Each block of rows is converted to
+float32 once and lands on that device; the sums stay there and only the
+results are copied back to numpy, once per call.
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -59,8 +65,14 @@ def as_network(
     intercepts: Sequence,
     activation: str,
     prelu_weights: Sequence | None = None,
+    device=None,
 ) -> Network:
-    """Check and convert weights, biases and PReLU slopes to a :class:`Network`."""
+    """Check and convert weights, biases and PReLU slopes to a :class:`Network`.
+
+    The tensors are float32 on ``device`` (see :func:`device_of`); a float32
+    tensor already there is used as it is (contiguous: at most a copy on
+    that device).
+    """
     get_activation(activation)  # raises for an unknown name
     if len(coefs) != len(intercepts) or not len(coefs):
         raise ValueError(
@@ -71,25 +83,57 @@ def as_network(
     slopes = list(prelu_weights) if prelu_weights is not None else []
     slopes = slopes if activation == "prelu" else []
     if activation == "prelu" and (
-        len(slopes) != n_hidden or any(np.size(a) != 1 for a in slopes)
+        len(slopes) != n_hidden or any(_size(a) != 1 for a in slopes)
     ):
         raise ValueError(
             "activation='prelu' needs prelu_weights: one slope (an array of "
             f"shape (1,)) per hidden layer ({n_hidden}); got {prelu_weights!r}."
         )
-    slopes = [_tensor(a).reshape(1) for a in slopes]
+    device = device_of(coefs, device)
+    slopes = [_tensor(a, device).reshape(1) for a in slopes]
     return Network(
-        [_tensor(c).contiguous() for c in coefs],
-        [_tensor(b) for b in intercepts],
+        [_tensor(c, device).contiguous() for c in coefs],
+        [_tensor(b, device) for b in intercepts],
         activation,
         slopes + [None] * (n_hidden + 1 - len(slopes)),
     )
 
 
-def _tensor(array) -> torch.Tensor:
+def device_of(coefs: Sequence, device=None) -> torch.device:
+    """Where a network's scores are computed: ``device`` when given, else
+    the device of ``coefs[0]`` when it is a torch tensor, else the CPU.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skprune.importance import device_of
+    >>> device_of([np.ones((2, 1))])
+    device(type='cpu')
+    >>> device_of([torch.ones(2, 1, device="meta")])
+    device(type='meta')
+    """
+    if device is not None:
+        return torch.device(device)
+    first = coefs[0] if len(coefs) else None
+    return first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+
+
+def _size(array) -> int:
+    """Number of values of an array or a tensor."""
+    return array.numel() if isinstance(array, torch.Tensor) else np.size(array)
+
+
+def _tensor(array, device, dtype=torch.float32) -> torch.Tensor:
+    """``array`` as a ``dtype`` tensor on ``device`` (no copy when it is one)."""
     if isinstance(array, torch.Tensor):
-        return array.detach().to(device="cpu", dtype=torch.float32)
-    return torch.as_tensor(np.asarray(array, dtype=np.float32))
+        return array.detach().to(device=device, dtype=dtype)
+    numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
+    return torch.as_tensor(np.asarray(array, dtype=numpy_dtype), device=device)
+
+
+def to_numpy(tensors: Iterable[torch.Tensor]) -> list[np.ndarray]:
+    """Float64 numpy copies of result tensors: the one transfer to the host."""
+    return [t.double().cpu().numpy() for t in tensors]
 
 
 def _check_rows(X, net: Network):
@@ -104,12 +148,14 @@ def _check_rows(X, net: Network):
     return X
 
 
-def _row_blocks(X, batch_size: int, *arrays):
-    """Blocks of ``batch_size`` rows of X (float32 tensors) and of ``arrays``.
+def _row_blocks(X, batch_size: int, *arrays, device="cpu"):
+    """Blocks of ``batch_size`` rows of X (float32 tensors) and of ``arrays``,
+    on ``device``.
 
     Every block is converted into one reused float32 buffer, so the memory
     does not depend on the number of blocks: a block is only valid until the
-    next one is drawn.
+    next one is drawn. On the CPU the tensor shares the buffer's memory;
+    elsewhere the converted block is copied to the device once.
     """
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
@@ -119,8 +165,11 @@ def _row_blocks(X, batch_size: int, *arrays):
         block = block.toarray() if sp.issparse(block) else block
         out = buffer[: block.shape[0]]
         np.copyto(out, block, casting="unsafe")
-        rest = [torch.as_tensor(a[start : start + batch_size]) for a in arrays]
-        yield (torch.from_numpy(out), *rest)
+        rest = [
+            torch.as_tensor(a[start : start + batch_size], device=device)
+            for a in arrays
+        ]
+        yield (torch.as_tensor(out, device=device), *rest)
 
 
 def forward(net: Network, x: torch.Tensor) -> tuple[list, list]:
@@ -164,14 +213,14 @@ class _Scratch:
     otherwise serve the repeated multi-MiB requests from a fragmenting heap).
     """
 
-    def __init__(self):
-        self._tensors = {}
+    def __init__(self, device="cpu"):
+        self.device, self._tensors = device, {}
 
     def __call__(self, key, shape) -> torch.Tensor:
         """An uninitialised float32 tensor of ``shape`` (a view of a reused one)."""
         tensor = self._tensors.get(key)
         if tensor is None or tensor.shape[1:] != shape[1:] or len(tensor) < shape[0]:
-            tensor = self._tensors[key] = torch.empty(shape)
+            tensor = self._tensors[key] = torch.empty(shape, device=self.device)
         return tensor[: shape[0]]
 
 
@@ -187,9 +236,9 @@ def output_sensitivities(
     ``G[n, i] = σ'(s_i)² Σ_k W[i, k]²``; the (rows, K, width) tensors are only
     built for the layers below it, in ``scratch`` tensors when given.
     """
-    scratch = scratch or _Scratch()
+    scratch = scratch or _Scratch(inputs[0].device)
     n_rows, n_outputs = inputs[0].shape[0], net.weights[-1].shape[1]
-    sensitivities = [torch.ones(n_rows, n_outputs)]
+    sensitivities = [torch.ones(n_rows, n_outputs, device=inputs[0].device)]
     jacobian = None
     for layer in reversed(range(len(pre))):
         upper = net.weights[layer + 1].T  # (width_{l+1}, width_l)
@@ -221,6 +270,7 @@ def compensated_moments(
     *,
     prelu_weights: Sequence | None = None,
     batch_size: int = BATCH_SIZE,
+    device=None,
 ) -> list[LayerMoments]:
     """The sums over rows behind the compensated importance, per layer.
 
@@ -241,6 +291,9 @@ def compensated_moments(
         PReLU slope of each hidden layer (only for ``"prelu"``).
     batch_size : int, default=2048
         Rows per block.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays).
 
     Returns
     -------
@@ -261,12 +314,20 @@ def compensated_moments(
     array([[2., 2., 2.],
            [0., 0., 0.]])
     """
-    net = as_network(coefs, intercepts, activation, prelu_weights)
-    X = _check_rows(X, net)
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
+    return [
+        LayerMoments(m.n_samples, *to_numpy(m[1:]))
+        for m in _moment_sums(net, _check_rows(X, net), batch_size)
+    ]
+
+
+def _moment_sums(net: Network, X, batch_size: int) -> list[LayerMoments]:
+    """:class:`LayerMoments` of every layer as float64 tensors on the net's device."""
+    device = net.weights[0].device
     centres = sums = None
     n_samples = 0
-    scratch = _Scratch()
-    for (x,) in _row_blocks(X, batch_size):
+    scratch = _Scratch(device)
+    for (x,) in _row_blocks(X, batch_size, device=device):
         inputs, pre = forward(net, x)
         sensitivities = output_sensitivities(net, inputs, pre, scratch)
         if centres is None:
@@ -280,19 +341,15 @@ def compensated_moments(
             acc[1] += (u.T @ g).double()
             acc[2] += (u.square_().T @ g).double()
         n_samples += x.shape[0]
-    return [
-        LayerMoments(n_samples, c.double().numpy(), *(s.numpy() for s in acc))
-        for c, acc in zip(centres, sums)
-    ]
+    return [LayerMoments(n_samples, c.double(), *acc) for c, acc in zip(centres, sums)]
 
 
 def _zero_moments(W: torch.Tensor) -> list[torch.Tensor]:
-    """Float64 accumulators for ΣG, ΣGᵀu and ΣGᵀu² of a layer."""
+    """Float64 accumulators for ΣG, ΣGᵀu and ΣGᵀu² of a layer, on W's device."""
     n_in, n_out = W.shape
     return [
-        torch.zeros(n_out, dtype=torch.float64),
-        torch.zeros(n_in, n_out, dtype=torch.float64),
-        torch.zeros(n_in, n_out, dtype=torch.float64),
+        torch.zeros(shape, dtype=torch.float64, device=W.device)
+        for shape in ((n_out,), (n_in, n_out), (n_in, n_out))
     ]
 
 
@@ -329,13 +386,21 @@ def compensated_from_moments(
     >>> compensated_from_moments(np.array([[3.0]]), moments)  # 3² Var(x), 3 E[x]
     (array([[9.]]), array([[6.]]))
     """
-    w = np.asarray(weights, dtype=np.float64)
+    as_tensors = LayerMoments(
+        moments.n_samples,
+        *(torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in moments[1:]),
+    )
+    pair = _from_moments(_tensor(weights, "cpu", torch.float64), as_tensors)
+    return tuple(to_numpy(pair))
+
+
+def _from_moments(w: torch.Tensor, moments: LayerMoments) -> tuple:
+    """:func:`compensated_from_moments` on float64 tensors, where they are."""
     alive = moments.sum_g > 0
-    sum_g = np.where(alive, moments.sum_g, 1.0)
-    ratio = moments.sum_gu / sum_g
-    bracket = np.maximum(moments.sum_gu2 - moments.sum_gu * ratio, 0.0)
-    importances = np.where(alive, w**2 * bracket / moments.n_samples, 0.0)
-    compensations = np.where(alive, w * (ratio + moments.centre[:, None]), 0.0)
+    ratio = moments.sum_gu / torch.where(alive, moments.sum_g, 1.0)
+    bracket = (moments.sum_gu2 - moments.sum_gu * ratio).clamp_(min=0.0)
+    importances = torch.where(alive, w.square() * bracket / moments.n_samples, 0.0)
+    compensations = torch.where(alive, w * (ratio + moments.centre[:, None]), 0.0)
     return importances, compensations
 
 
@@ -347,6 +412,7 @@ def compensated_importance(
     *,
     prelu_weights: Sequence | None = None,
     batch_size: int = BATCH_SIZE,
+    device=None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Elimination-compensation importance of every weight, with its compensation.
 
@@ -374,6 +440,9 @@ def compensated_importance(
         PReLU slope of each hidden layer (only for ``"prelu"``).
     batch_size : int, default=2048
         Rows per block.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays).
 
     Returns
     -------
@@ -399,32 +468,31 @@ def compensated_importance(
     array([[ 2.],
            [10.]])
     """
-    moments = compensated_moments(
-        coefs,
-        intercepts,
-        activation,
-        X,
-        prelu_weights=prelu_weights,
-        batch_size=batch_size,
-    )
-    pairs = [compensated_from_moments(w, m) for w, m in zip(coefs, moments)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
+    moments = _moment_sums(net, _check_rows(X, net), batch_size)
+    device = net.weights[0].device
+    pairs = [
+        _from_moments(_tensor(w, device, torch.float64), m)
+        for w, m in zip(coefs, moments)
+    ]
+    return to_numpy([p[0] for p in pairs]), to_numpy([p[1] for p in pairs])
 
 
 # ------------------------------------------------------------------ nonlinear
 
 
 class _InputStatistics(NamedTuple):
-    """Per layer input: float64 mean over all rows and which columns are constant."""
+    """Per layer input: float64 mean over all rows and which columns are
+    constant (tensors on the net's device)."""
 
-    mean: np.ndarray
-    constant: np.ndarray
+    mean: torch.Tensor
+    constant: torch.Tensor
 
 
 def _input_statistics(net: Network, X, batch_size: int) -> list[_InputStatistics]:
     """Exact means (constant columns get their value) of every layer's input."""
     sums = mins = maxs = None
-    for (x,) in _row_blocks(X, batch_size):
+    for (x,) in _row_blocks(X, batch_size, device=net.weights[0].device):
         inputs, _ = forward(net, x)
         block_sums = [v.sum(0, dtype=torch.float64) for v in inputs]
         block_mins = [v.amin(0) for v in inputs]
@@ -437,8 +505,8 @@ def _input_statistics(net: Network, X, batch_size: int) -> list[_InputStatistics
         maxs = [torch.maximum(a, b) for a, b in zip(maxs, block_maxs)]
     statistics = []
     for total, low, high in zip(sums, mins, maxs):
-        constant = (low == high).numpy()
-        mean = np.where(constant, low.double().numpy(), total.numpy() / X.shape[0])
+        constant = low == high
+        mean = torch.where(constant, low.double(), total / X.shape[0])
         statistics.append(_InputStatistics(mean, constant))
     return statistics
 
@@ -495,14 +563,14 @@ class _Block(NamedTuple):
         return cls(inputs, pre, centred, *columns)
 
 
-def _candidates(W: torch.Tensor, constant: np.ndarray) -> tuple:
+def _candidates(W: torch.Tensor, constant: torch.Tensor) -> tuple:
     """Inputs j, neurons i and values w of the weights whose removal can
     change the output, neuron by neuron.
 
     A zero weight or a weight on a constant input (fully absorbed by the bias
     shift ``w_ij m_j``) has importance exactly 0.
     """
-    keep = (W != 0) & ~torch.as_tensor(constant)[:, None]
+    keep = (W != 0) & ~constant[:, None]
     i, j = torch.nonzero(keep.T, as_tuple=True)
     return j, i, W[j, i]
 
@@ -515,6 +583,7 @@ def nonlinear_importance(
     *,
     prelu_weights: Sequence | None = None,
     batch_size: int = BATCH_SIZE,
+    device=None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Exact output change when a weight is removed and its mean is compensated.
 
@@ -540,6 +609,9 @@ def nonlinear_importance(
         PReLU slope of each hidden layer (only for ``"prelu"``).
     batch_size : int, default=2048
         Rows per block.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays).
 
     Returns
     -------
@@ -562,13 +634,17 @@ def nonlinear_importance(
     >>> compensations[0]  # E[x] = 0
     array([[ 0., -0.]])
     """
-    net = as_network(coefs, intercepts, activation, prelu_weights)
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
     X = _check_rows(X, net)
+    device = net.weights[0].device
     statistics = _input_statistics(net, X, batch_size)
-    means = [torch.as_tensor(s.mean, dtype=torch.float32) for s in statistics]
+    means = [s.mean.float() for s in statistics]
     candidates = [_candidates(W, s.constant) for W, s in zip(net.weights, statistics)]
-    totals = [torch.zeros(len(j), dtype=torch.float64) for j, _, _ in candidates]
-    for (x,) in _row_blocks(X, batch_size):
+    totals = [
+        torch.zeros(len(j), dtype=torch.float64, device=device)
+        for j, _, _ in candidates
+    ]
+    for (x,) in _row_blocks(X, batch_size, device=device):
         block = _Block.of(net, x, means)
         per_block = max(1, PAIRS_PER_BLOCK // x.shape[0])
         for layer, weights in enumerate(candidates):
@@ -579,14 +655,14 @@ def nonlinear_importance(
                 )
     importances = []
     for W, (j, i, _), total in zip(net.weights, candidates, totals):
-        importance = torch.zeros(W.shape, dtype=torch.float64)
+        importance = torch.zeros(W.shape, dtype=torch.float64, device=device)
         importance[j, i] = total / X.shape[0]
-        importances.append(importance.numpy())
+        importances.append(importance)
     compensations = [
-        np.asarray(c, dtype=np.float64) * s.mean[:, None]
+        _tensor(c, device, torch.float64) * s.mean[:, None]
         for c, s in zip(coefs, statistics)
     ]
-    return importances, compensations
+    return to_numpy(importances), to_numpy(compensations)
 
 
 # ------------------------------------------------------------------- gradient
@@ -602,6 +678,7 @@ def loss_gradients(
     *,
     prelu_weights: Sequence | None = None,
     batch_size: int = BATCH_SIZE,
+    device=None,
 ) -> list[np.ndarray]:
     """Gradient of the mean loss ``L = mean_n loss(f(x_n), y_n)`` w.r.t. the weights.
 
@@ -624,6 +701,9 @@ def loss_gradients(
         PReLU slope of each hidden layer (only for ``"prelu"``).
     batch_size : int, default=2048
         Rows per block.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays).
 
     Returns
     -------
@@ -641,7 +721,12 @@ def loss_gradients(
     >>> loss_gradients(coefs, intercepts, "relu", X, y, squared_error)  # 2 E[(w-1) x²]
     [array([[10.]])]
     """
-    net = as_network(coefs, intercepts, activation, prelu_weights)
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
+    return to_numpy(_gradients(net, X, y, loss, batch_size))
+
+
+def _gradients(net: Network, X, y, loss, batch_size: int) -> list[torch.Tensor]:
+    """:func:`loss_gradients` as float32 tensors on the net's device."""
     X, y = _check_rows(X, net), np.asarray(y)
     if len(y) != X.shape[0]:
         raise ValueError(
@@ -650,9 +735,72 @@ def loss_gradients(
     leaves = [W.clone().requires_grad_() for W in net.weights]
     net = net._replace(weights=leaves)
     with torch.enable_grad():
-        for x, target in _row_blocks(X, batch_size, y):
+        for x, target in _row_blocks(X, batch_size, y, device=leaves[0].device):
             (loss(raw_output(net, x), target).sum() / X.shape[0]).backward()
-    return [leaf.grad.double().numpy() for leaf in leaves]
+    return [leaf.grad for leaf in leaves]
+
+
+def gradient_magnitude_importance(
+    coefs: Sequence,
+    intercepts: Sequence,
+    activation: str,
+    X,
+    y,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    prelu_weights: Sequence | None = None,
+    batch_size: int = BATCH_SIZE,
+    device=None,
+) -> list[np.ndarray]:
+    """First-order change of the mean loss: ``I_ij = |w_ij · ∂L/∂w_ij|``.
+
+    ``L = mean_n loss(f(x_n), y_n)``; the gradient is that of
+    :func:`loss_gradients`, the product is formed in float64 where the
+    gradient is.
+
+    Parameters
+    ----------
+    coefs, intercepts : list of array-like
+        Weights ``(n_in, n_out)`` and biases ``(n_out,)`` per layer.
+    activation : {"identity", "logistic", "tanh", "relu", "prelu"}
+        Hidden-layer activation.
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Input rows.
+    y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Targets as ``loss`` takes them.
+    loss : callable
+        ``loss(raw, y)`` returning one loss per row (torch tensors).
+    prelu_weights : list of array-like, default=None
+        PReLU slope of each hidden layer (only for ``"prelu"``).
+    batch_size : int, default=2048
+        Rows per block.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays).
+
+    Returns
+    -------
+    importances : list of ndarray
+        Shaped like ``coefs``, float64, non-negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skprune.importance import gradient_magnitude_importance
+    >>> def squared_error(raw, y):
+    ...     return (raw - y).square().sum(1)
+    >>> coefs, intercepts = [np.array([[2.0]])], [np.zeros(1)]
+    >>> X, y = np.array([[1.0], [3.0]]), np.array([[1.0], [3.0]], dtype=np.float32)
+    >>> gradient_magnitude_importance(  # |2 · 2 E[(w-1) x²]|
+    ...     coefs, intercepts, "relu", X, y, squared_error)
+    [array([[20.]])]
+    """
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
+    gradients = _gradients(net, X, y, loss, batch_size)
+    return to_numpy(
+        (_tensor(w, g.device, torch.float64) * g.double()).abs()
+        for w, g in zip(coefs, gradients)
+    )
 
 
 # ------------------------------------------------------------------------ obd
@@ -687,6 +835,7 @@ def obd_importance(
     prelu_weights: Sequence | None = None,
     sample_weight=None,
     batch_size: int = BATCH_SIZE,
+    device=None,
 ) -> list[np.ndarray]:
     """Optimal Brain Damage with the empirical Fisher: ``I_ij = ½ w_ij² F_ij``.
 
@@ -715,6 +864,9 @@ def obd_importance(
         Weight of each row.
     batch_size : int, default=2048
         Rows per block.
+    device : str or torch.device, default=None
+        Where the products and sums run; None: where ``coefs`` are (the CPU
+        for numpy arrays).
 
     Returns
     -------
@@ -732,8 +884,9 @@ def obd_importance(
     >>> obd_importance(coefs, intercepts, "relu", X, y, half_squared_error)  # ½·2²·(1² + 9²)/2
     [array([[82.]])]
     """
-    net = as_network(coefs, intercepts, activation, prelu_weights)
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
     X, y = _check_rows(X, net), np.asarray(y)
+    device = net.weights[0].device
     weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     weights = np.asarray(weights, dtype=np.float32)
     if len(y) != X.shape[0] or weights.shape != (X.shape[0],):
@@ -741,8 +894,10 @@ def obd_importance(
             f"Expected one target and one sample weight per row of X ({X.shape[0]}); "
             f"got {len(y)} targets and sample_weight of shape {weights.shape}."
         )
-    fisher = [torch.zeros(W.shape, dtype=torch.float64) for W in net.weights]
-    for x, target, c in _row_blocks(X, batch_size, y, weights):
+    fisher = [
+        torch.zeros(W.shape, dtype=torch.float64, device=device) for W in net.weights
+    ]
+    for x, target, c in _row_blocks(X, batch_size, y, weights, device=device):
         inputs, pre = forward(net, x)
         raw = torch.addmm(net.biases[-1], inputs[-1], net.weights[-1])
         with torch.enable_grad():
@@ -752,7 +907,8 @@ def obd_importance(
             fisher, inputs, backward_deltas(net, inputs, pre, raw_grad)
         ):
             total += (inp.square().T @ (delta.square() * c[:, None])).double()
-    return [
-        0.5 * np.asarray(w, dtype=np.float64) ** 2 * (f / float(weights.sum())).numpy()
+    total_weight = float(weights.sum())
+    return to_numpy(
+        0.5 * _tensor(w, device, torch.float64) ** 2 * (f / total_weight)
         for w, f in zip(coefs, fisher)
-    ]
+    )

@@ -11,6 +11,7 @@ from ._scorers import (
     compensated,
     gradient_magnitude,
     magnitude,
+    network_params,
     nonlinear,
     obd,
     random_importance,
@@ -253,7 +254,7 @@ def check_scorer_output(
             "A scorer must return a list of arrays shaped like coefs_ or a tuple "
             f"(importances, compensations); got {_describe(output)}."
         )
-    shapes = [np.shape(c) for c in estimator.coefs_]
+    shapes = [tuple(c.shape) for c in network_params(estimator)["coefs"]]
     importances = _check_arrays(importances, shapes, "importances")
     for layer, values in enumerate(importances):
         if (values < 0).any():

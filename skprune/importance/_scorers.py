@@ -2,7 +2,9 @@
 
 Each scorer reads the fitted MLP's weights, validates ``X`` (and ``y``) the
 way the estimator does, and calls the pure function of
-:mod:`skprune.importance._functional` that holds the math.
+:mod:`skprune.importance._functional` that holds the math. A skprune MLP's
+weights are its torch parameters, read where they are: the scoring runs on
+the estimator's device and only the results come back to numpy.
 """
 
 from __future__ import annotations
@@ -15,27 +17,74 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._torch.module import MLPModule
 from ._functional import (
     BATCH_SIZE,
+    _tensor,
     as_network,
     compensated_importance,
+    device_of,
     forward,
-    loss_gradients,
+    gradient_magnitude_importance,
     nonlinear_importance,
     obd_importance,
     raw_output,
+    to_numpy,
 )
 
 
-def _network_params(estimator) -> dict:
-    """Weights, biases, activation and PReLU slopes of a fitted MLP."""
+def network_params(estimator) -> dict:
+    """Weights, biases, activation and PReLU slopes of a fitted MLP, where they are.
+
+    For a skprune MLP, ``coefs`` and ``intercepts`` are its live torch
+    parameters (detached; ``coefs[l]`` is the transposed view of layer l's
+    weight, shaped like ``coefs_[l]``) on the estimator's device: nothing is
+    copied, and the functions of :mod:`skprune.importance` run there. Any
+    other fitted MLP (scikit-learn's) gives its numpy ``coefs_`` and
+    ``intercepts_``.
+
+    Parameters
+    ----------
+    estimator : fitted MLPClassifier or MLPRegressor
+        skprune's, or one with scikit-learn's fitted attributes.
+
+    Returns
+    -------
+    params : dict
+        ``coefs``, ``intercepts``, ``activation`` and ``prelu_weights``
+        (None unless the activation is ``"prelu"``), the keyword arguments
+        of :func:`compensated_importance` and its siblings.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skprune import MLPClassifier
+    >>> from skprune.importance import network_params
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    >>> params = network_params(clf)
+    >>> [tuple(c.shape) for c in params["coefs"]], params["coefs"][0].device
+    ([(4, 8), (8, 3)], device(type='cpu'))
+    """
     check_is_fitted(estimator)
     activation = estimator.activation
+    module = getattr(getattr(estimator, "net_", None), "module_", None)
+    if not isinstance(module, MLPModule):
+        slopes = estimator.prelu_weights_ if activation == "prelu" else None
+        return {
+            "coefs": estimator.coefs_,
+            "intercepts": estimator.intercepts_,
+            "activation": activation,
+            "prelu_weights": slopes,
+        }
+    prelu = activation == "prelu"
     return {
-        "coefs": estimator.coefs_,
-        "intercepts": estimator.intercepts_,
+        "coefs": [layer.weight.detach().T for layer in module.layers],
+        "intercepts": [layer.bias.detach() for layer in module.layers],
         "activation": activation,
-        "prelu_weights": estimator.prelu_weights_ if activation == "prelu" else None,
+        "prelu_weights": [a.weight.detach() for a in module.activations]
+        if prelu
+        else None,
     }
 
 
@@ -112,7 +161,7 @@ def compensated(
     True
     """
     return compensated_importance(
-        **_network_params(estimator), X=_check_X(estimator, X), batch_size=batch_size
+        **network_params(estimator), X=_check_X(estimator, X), batch_size=batch_size
     )
 
 
@@ -155,7 +204,7 @@ def nonlinear(
     (8, 3)
     """
     return nonlinear_importance(
-        **_network_params(estimator), X=_check_X(estimator, X), batch_size=batch_size
+        **network_params(estimator), X=_check_X(estimator, X), batch_size=batch_size
     )
 
 
@@ -186,8 +235,9 @@ def magnitude(
     >>> bool((magnitude(clf, X, y)[0] == abs(clf.coefs_[0])).all())
     True
     """
-    check_is_fitted(estimator)
-    return [np.abs(np.asarray(c, dtype=np.float64)) for c in estimator.coefs_]
+    coefs = network_params(estimator)["coefs"]
+    device = device_of(coefs)
+    return to_numpy(_tensor(c, device, torch.float64).abs() for c in coefs)
 
 
 def gradient_magnitude(
@@ -227,15 +277,11 @@ def gradient_magnitude(
     >>> [a.shape for a in gradient_magnitude(clf, X, y)]
     [(4, 8), (8, 3)]
     """
-    params = _network_params(estimator)
+    params = network_params(estimator)
     X, y = _check_X_y(estimator, X, y)
-    gradients = loss_gradients(
+    return gradient_magnitude_importance(
         **params, X=X, y=y, loss=estimator.loss_function_, batch_size=batch_size
     )
-    return [
-        np.abs(np.asarray(w, dtype=np.float64) * g)
-        for w, g in zip(params["coefs"], gradients)
-    ]
 
 
 def obd(
@@ -285,7 +331,7 @@ def obd(
     >>> [a.shape for a in obd(clf, X, y)]
     [(4, 8), (8, 3)]
     """
-    params = _network_params(estimator)
+    params = network_params(estimator)
     X, y = _check_X_y(estimator, X, y)
     return obd_importance(
         **params,
@@ -327,9 +373,9 @@ def random_importance(
     >>> bool((first[0] == random_importance(clf, random_state=0)[0]).all())
     True
     """
-    check_is_fitted(estimator)
+    coefs = network_params(estimator)["coefs"]
     rng = check_random_state(random_state)
-    return [rng.uniform(size=np.shape(c)) for c in estimator.coefs_]
+    return [rng.uniform(size=tuple(c.shape)) for c in coefs]
 
 
 def nonlinear_importance_naive(
@@ -367,10 +413,11 @@ def nonlinear_importance_naive(
     >>> nonlinear_importance_naive(clf, X, [(0, 0, 0), (1, 2, 1)]).shape
     (2,)
     """
-    params = _network_params(estimator)
+    params = network_params(estimator)
     X = _check_X(estimator, X)
-    x = torch.as_tensor(np.asarray(X.toarray() if sp.issparse(X) else X, np.float32))
     net = as_network(**params)
+    x = np.asarray(X.toarray() if sp.issparse(X) else X, np.float32)
+    x = torch.as_tensor(x, device=net.weights[0].device)
     net = net._replace(
         weights=[W.clone() for W in net.weights], biases=[b.clone() for b in net.biases]
     )

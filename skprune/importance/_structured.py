@@ -29,9 +29,12 @@ from ._functional import (
     Network,
     _check_rows,
     _row_blocks,
+    _tensor,
     as_network,
     backward_deltas,
+    device_of,
     forward,
+    to_numpy,
 )
 
 STRUCTURED_BATCH_SIZE = 512
@@ -42,18 +45,6 @@ PINV_RTOL = 1e-5
 """Eigenvalues of E[M] below this share of the largest count as 0 in its
 pseudo-inverse: E[M] is formed from float32 products, so a direction in
 which it is singular carries rounding noise of about this relative size."""
-
-
-def _on_device(net: Network, device) -> Network:
-    if device is None or torch.device(device).type == "cpu":
-        return net
-    move = [None if t is None else t.to(device) for t in net.slopes]
-    return Network(
-        [w.to(device) for w in net.weights],
-        [b.to(device) for b in net.biases],
-        net.activation,
-        move,
-    )
 
 
 def output_jacobians(net: Network, inputs: list, pre: list) -> list[torch.Tensor]:
@@ -82,13 +73,21 @@ def neuron_moments(
     next layer's ``M = JᵀJ``: ``"M"`` = E[M] (n, n), ``"Mu"`` = E[M u_i]
     (width_l, n, n), ``"Mu2"`` = E[M u_i²] (width_l, n, n) and ``"centre"`` =
     c (the activations' mean over the first block), float64 numpy. Products
-    run in float32 on ``device`` and are summed in float64.
+    run in float32 on ``device`` (None: where ``coefs`` are) and are summed
+    in float64 there; the means come back to numpy once.
     """
-    net = _on_device(as_network(coefs, intercepts, activation, prelu_weights), device)
-    X = _check_rows(X, net)
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
+    return [
+        dict(zip(m, to_numpy(m.values())))
+        for m in _neuron_means(net, _check_rows(X, net), batch_size)
+    ]
+
+
+def _neuron_means(net, X, batch_size: int) -> list[dict]:
+    """:func:`neuron_moments` as float64 tensors on the net's device."""
     sums, centres, n_rows = None, None, 0
-    for (x,) in _row_blocks(X, batch_size):
-        inputs, pre = forward(net, x.to(net.weights[0].device))
+    for (x,) in _row_blocks(X, batch_size, device=net.weights[0].device):
+        inputs, pre = forward(net, x)
         jacobians = output_jacobians(net, inputs, pre)
         if sums is None:
             centres = [v.double().mean(0).float() for v in inputs[1:]]
@@ -100,10 +99,10 @@ def neuron_moments(
         n_rows += x.shape[0]
     return [
         {
-            "M": (s[0] / n_rows).cpu().numpy(),
-            "Mu": (s[1] / n_rows).cpu().numpy().reshape(-1, *s[0].shape),
-            "Mu2": (s[2] / n_rows).cpu().numpy().reshape(-1, *s[0].shape),
-            "centre": c.double().cpu().numpy(),
+            "M": s[0] / n_rows,
+            "Mu": (s[1] / n_rows).reshape(-1, *s[0].shape),
+            "Mu2": (s[2] / n_rows).reshape(-1, *s[0].shape),
+            "centre": c.double(),
         }
         for s, c in zip(sums, centres)
     ]
@@ -149,13 +148,22 @@ def neuron_compensated_from_moments(
     >>> neuron_compensated_from_moments(np.array([[2.0]]), moments)  # 2² Var, 2 E[x]
     (array([16.]), array([[6.]]))
     """
-    w = np.asarray(outgoing, dtype=np.float64)
-    pinv = np.linalg.pinv(moments["M"], rcond=PINV_RTOL, hermitian=True)
-    a = np.einsum("ijk,ik->ij", moments["Mu"], w)  # E[M u_i] w
-    b = np.einsum("ijk,ik->ij", moments["Mu2"], w)  # E[M u_i²] w
-    importances = np.maximum((w * b).sum(1) - np.einsum("ij,jk,ik->i", a, pinv, a), 0)
-    shifted = a + moments["centre"][:, None] * (w @ moments["M"])  # E[M x_i] w
-    return importances, shifted @ pinv
+    means = {
+        key: torch.from_numpy(np.asarray(moments[key], dtype=np.float64))
+        for key in ("M", "Mu", "Mu2", "centre")
+    }
+    pair = _from_means(_tensor(outgoing, "cpu", torch.float64), means)
+    return tuple(to_numpy(pair))
+
+
+def _from_means(w: torch.Tensor, means: dict) -> tuple:
+    """:func:`neuron_compensated_from_moments` on float64 tensors, where they are."""
+    pinv = torch.linalg.pinv(means["M"], rtol=PINV_RTOL, hermitian=True)
+    a = torch.einsum("ijk,ik->ij", means["Mu"], w)  # E[M u_i] w
+    b = torch.einsum("ijk,ik->ij", means["Mu2"], w)  # E[M u_i²] w
+    bracket = (w * b).sum(1) - torch.einsum("ij,jk,ik->i", a, pinv, a)
+    shifted = a + means["centre"][:, None] * (w @ means["M"])  # E[M x_i] w
+    return bracket.clamp_(min=0.0), shifted @ pinv
 
 
 def neuron_compensated_importance(
@@ -187,7 +195,8 @@ def neuron_compensated_importance(
     batch_size : int, default=512
         Rows per block.
     device : str or torch.device, default=None
-        Where the products run (the estimator's device); CPU when None.
+        Where the products run; None: where ``coefs`` are (the CPU for
+        numpy arrays).
 
     Returns
     -------
@@ -208,20 +217,14 @@ def neuron_compensated_importance(
     (array([1., 0.]), array([[1.],
            [0.]]))
     """
-    moments = neuron_moments(
-        coefs,
-        intercepts,
-        activation,
-        X,
-        prelu_weights=prelu_weights,
-        batch_size=batch_size,
-        device=device,
-    )
+    net = as_network(coefs, intercepts, activation, prelu_weights, device)
+    means = _neuron_means(net, _check_rows(X, net), batch_size)
+    device = net.weights[0].device
     pairs = [
-        neuron_compensated_from_moments(coefs[layer + 1], m)
-        for layer, m in enumerate(moments)
+        _from_means(_tensor(w, device, torch.float64), m)
+        for w, m in zip(coefs[1:], means)
     ]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+    return to_numpy(p[0] for p in pairs), to_numpy(p[1] for p in pairs)
 
 
 def neuron_magnitude(coefs: Sequence) -> list[np.ndarray]:
@@ -234,11 +237,12 @@ def neuron_magnitude(coefs: Sequence) -> list[np.ndarray]:
     >>> neuron_magnitude([np.array([[1.0, 2.0]]), np.array([[3.0], [0.0]])])
     [array([10.,  4.])]
     """
-    return [
-        np.square(np.asarray(coefs[layer], dtype=np.float64)).sum(0)
-        + np.square(np.asarray(coefs[layer + 1], dtype=np.float64)).sum(1)
+    device = device_of(coefs)
+    squares = [_tensor(c, device, torch.float64).square() for c in coefs]
+    return to_numpy(
+        squares[layer].sum(0) + squares[layer + 1].sum(1)
         for layer in range(len(coefs) - 1)
-    ]
+    )
 
 
 def neuron_scores_from_weights(importances: Sequence) -> list[np.ndarray]:
