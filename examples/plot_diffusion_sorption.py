@@ -30,10 +30,6 @@ This is what ``skprune compare --dataset diffusion-sorption --noise low
 # cached on disk (see :func:`skprune.datasets.get_data_home`).
 import os
 
-import torch
-
-torch.set_num_threads(1)  # small networks train fastest on one thread
-
 FAST = os.environ.get("SKPRUNE_EXAMPLE_FAST") == "1"
 N_CELLS = 32 if FAST else 64
 N_SAMPLES = 300 if FAST else 1000

@@ -20,10 +20,6 @@ pixels) lowest, since the bias absorbs them exactly.
 import os
 import warnings
 
-import torch
-
-torch.set_num_threads(1)  # small networks train fastest on one thread
-
 FAST = os.environ.get("SKPRUNE_EXAMPLE_FAST") == "1"
 HIDDEN = (8,) if FAST else (32, 32)
 EPOCHS = 5 if FAST else 50

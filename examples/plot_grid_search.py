@@ -22,10 +22,6 @@ score is within one standard deviation of the best one.
 import os
 import warnings
 
-import torch
-
-torch.set_num_threads(1)  # small networks train fastest on one thread
-
 FAST = os.environ.get("SKPRUNE_EXAMPLE_FAST") == "1"
 HIDDEN = (8,) if FAST else (32, 32)
 EPOCHS, FINE_TUNE_EPOCHS = (5, 1) if FAST else (40, 10)

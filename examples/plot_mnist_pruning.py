@@ -29,10 +29,6 @@ if they are not there.
 import os
 from pathlib import Path
 
-import torch
-
-torch.set_num_threads(1)  # small networks train fastest on one thread
-
 FAST = os.environ.get("SKPRUNE_EXAMPLE_FAST") == "1"
 N_TRAIN, N_TEST = (500, 200) if FAST else (2000, 1000)
 HIDDEN = (8, 8) if FAST else (32, 32)  # the paper's small MNIST network

@@ -22,7 +22,12 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -49,6 +54,7 @@ from ._torch.solvers import (
     fit_lbfgs,
     fused_sgd_supported,
 )
+from ._torch.threads import resolve_threads, torch_threads
 from ._validation import numeric_input
 
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
@@ -129,6 +135,7 @@ class _BaseMLP(BaseEstimator):
         "device": [str, torch.device],
         "callbacks": [list, None],
         "net_params": [dict, None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -160,6 +167,7 @@ class _BaseMLP(BaseEstimator):
         device="cpu",
         callbacks=None,
         net_params=None,
+        n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -187,6 +195,7 @@ class _BaseMLP(BaseEstimator):
         self.device = device
         self.callbacks = callbacks
         self.net_params = net_params
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fitted
     # views on the live torch parameters (no copies on the CPU)
@@ -363,12 +372,20 @@ class _BaseMLP(BaseEstimator):
             )
         if epochs is None:
             epochs = 1 if incremental else self.max_iter
-        if self.solver == "lbfgs" and not incremental:
-            self._run_lbfgs(train, epochs)
-        else:
-            self._run_epochs(train, epochs, stopping, incremental)
+        lbfgs = self.solver == "lbfgs" and not incremental
+        rows = len(train) if lbfgs else self.net_.batch_size
+        with self._torch_threads(rows):
+            if lbfgs:
+                self._run_lbfgs(train, epochs)
+            else:
+                self._run_epochs(train, epochs, stopping, incremental)
         _check_finite(self._module())
         return self
+
+    def _torch_threads(self, rows):
+        """Context: torch threads for calls on ``rows`` rows (``n_threads``'s rule)."""
+        weights = sum(layer.weight.numel() for layer in self._module().layers)
+        return torch_threads(resolve_threads(self.n_threads, rows * weights))
 
     @contextmanager
     def _unchanged_on_error(self):
@@ -385,6 +402,11 @@ class _BaseMLP(BaseEstimator):
         """Validate the data, set up the outputs and the net; no training."""
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True.")
+        if isinstance(self.n_threads, bool):  # passes the Integral constraint
+            raise InvalidParameterError(
+                f"The 'n_threads' parameter of {type(self).__name__} must be an int "
+                f"in the range [1, inf) or None, not a bool. Got {self.n_threads!r}."
+            )
         _check_device(self.device)
         if incremental:
             self._start_partial_fit(y, classes)
@@ -689,7 +711,8 @@ class _BaseMLP(BaseEstimator):
             X = _finite_float32(X, self._check_finite_input)
         else:
             self._check_finite_input(X)
-        return _forward(self.net_, X, dtype=dtype)
+        with self._torch_threads(min(len(X), PREDICT_BATCH_SIZE)):
+            return _forward(self.net_, X, dtype=dtype)
 
     def _check_finite_input(self, X):
         """scikit-learn's NaN / infinity check of prediction input (its errors)."""
@@ -899,6 +922,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     net_params : dict, default=None
         Any other :class:`skorch.NeuralNet` parameter, e.g.
         ``{"optimizer__weight_decay": 0.0}``; they override skprune's settings.
+    n_threads : int or None, default=None
+        Torch threads of every ``fit``, ``partial_fit``, ``fine_tune``,
+        prediction and pruning score; torch's own setting is restored after
+        each call. None: the library's rule. A call uses at most its share
+        of the cores: the cores the process may run on
+        (``os.sched_getaffinity``), capped by ``OMP_NUM_THREADS`` and by
+        ``torch.get_num_threads()``, which is where a parallel parent states
+        the share (joblib's loky workers get ``cpu_count() // n_jobs``, a
+        dask nanny's workers 1, threadpoolctl's ``threadpool_limits`` and
+        ``torch.set_num_threads`` count too); and it uses one thread when a
+        torch call does less than 5e9 multiply-adds (rows per call, e.g.
+        ``batch_size``, times the net's weights), where
+        ``benchmarks/thread_rule.py`` found a second thread slower on a busy
+        2-core machine. An int fixes the count.
 
     Attributes
     ----------
@@ -1115,7 +1152,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, \
 tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, \
 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, \
-device, callbacks, net_params
+device, callbacks, net_params, n_threads
         As in :class:`MLPClassifier`; early stopping uses the validation R².
 
     Attributes
@@ -1177,6 +1214,7 @@ feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
         device="cpu",
         callbacks=None,
         net_params=None,
+        n_threads=None,
     ):
         self.loss = loss
         super().__init__(
@@ -1206,6 +1244,7 @@ feature_names_in_, hidden_layer_sizes_, masks_, loss_function_, net_
             device=device,
             callbacks=callbacks,
             net_params=net_params,
+            n_threads=n_threads,
         )
 
     def _initialize_outputs(self, y):

@@ -27,6 +27,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from ._mlp import MLPClassifier
+from ._torch.threads import resolve_threads, torch_threads
 from ._validation import numeric_input
 from .compensation import least_squares_refit
 from .importance import (
@@ -108,8 +109,20 @@ def score_weights(dense, X, y, *, method, max_samples=None, random_state=None):
     rng = check_random_state(random_state)
     X_score, y_score = scoring_rows(X, y, max_samples, rng)
     scorer = get_scorer(method)
-    output = call_scorer(scorer, dense, X_score, y_score, random_state=rng)
+    with _scoring_threads(dense, len(X_score)):
+        output = call_scorer(scorer, dense, X_score, y_score, random_state=rng)
     return check_scorer_output(output, dense)
+
+
+def _scoring_threads(net, n_rows):
+    """Context: torch threads for scoring ``n_rows`` rows of ``net``.
+
+    The MLP's ``n_threads`` rule, with the scoring work (rows times weights:
+    the scorers take all rows in one product) in place of a batch's.
+    """
+    n_weights = sum(np.size(c) for c in net.coefs_)
+    n_threads = getattr(net, "n_threads", None)
+    return torch_threads(resolve_threads(n_threads, n_rows * n_weights))
 
 
 def n_weights_of(layer_units):
@@ -491,13 +504,14 @@ default="auto"
 
     def _prune_round(self, X, y, rng, masks, ratio):
         """Score the current net, prune it to ``ratio`` and compensate."""
-        with self._timer("scoring"):
-            importances, compensations, new_masks = self._score_and_mask(
-                self.estimator_, X, y, rng, masks, ratio
-            )
-        self.importances_, self.compensations_ = importances, compensations
-        with self._timer("compensation"):
-            self._compensate(X, compensations, masks, new_masks)
+        with _scoring_threads(self.estimator_, len(X)):
+            with self._timer("scoring"):
+                importances, compensations, new_masks = self._score_and_mask(
+                    self.estimator_, X, y, rng, masks, ratio
+                )
+            self.importances_, self.compensations_ = importances, compensations
+            with self._timer("compensation"):
+                self._compensate(X, compensations, masks, new_masks)
         return new_masks
 
     def _compensate(self, X, compensations, old_masks, masks):

@@ -297,9 +297,10 @@ def _add_run_arguments(parser):
     _option(group, "--output-dir", metavar="DIR", type=Path,
             help="where to write results.csv, results.md and violin.png "
             "(default: results/<dataset>)")
-    _option(group, "--threads", _positive_int, default=1,
-            help="torch threads per run (default: %(default)s, fastest for small "
-            "nets; use --n-jobs for more cores)")
+    _option(group, "--threads", _positive_int,
+            help="torch threads per run, the estimators' n_threads (default: the "
+            "library's rule: its share of the cores, one thread for small "
+            "batches; use --n-jobs for more cores)")
     _option(group, "--quiet", action="store_true", help="no progress bar")
 # fmt: on
 

@@ -133,23 +133,17 @@ def heldout_loss(model, X, y, labels=None) -> float:
 
 
 @contextmanager
-def _training(threads: int | None):
-    """Train on `threads` torch threads (None: as is), without ConvergenceWarning.
+def _training():
+    """Train without ConvergenceWarning.
 
     Every fit runs its full epoch budget on purpose, so scikit-learn's
     warning that the optimizer has not converged is expected.
     """
-    import torch
     from sklearn.exceptions import ConvergenceWarning
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads or previous)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=ConvergenceWarning)
-            yield
-    finally:
-        torch.set_num_threads(previous)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=ConvergenceWarning)
+        yield
 
 
 def _architecture(dense) -> str:
@@ -163,12 +157,12 @@ def _method_name(method) -> str:
     )
 
 
-def _fit_dense(estimator, data, seed: int, threads):
+def _fit_dense(estimator, data, seed: int):
     """Fit a clone of `estimator` seeded with `seed`; frozen, with its test results."""
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
-    with _training(threads):
+    with _training():
         dense = clone(estimator).set_params(random_state=seed)
         dense.fit(data.X_train, data.y_train)
     labels = getattr(dense, "classes_", None)
@@ -255,13 +249,13 @@ def _score_key(method, params):
     return method, tuple(sorted((k, repr(v)) for k, v in scoring.items()))
 
 
-def _score_once(frozen, data, seed, method, params, threads):
+def _score_once(frozen, data, seed, method, params):
     """Score the frozen dense net as the pruner fitted with these settings would."""
     from sklearn.utils import check_array
 
     from ._pruner import score_weights
 
-    with _training(threads):
+    with _training():
         start = time.perf_counter()
         scores = score_weights(
             frozen.estimator,
@@ -274,7 +268,7 @@ def _score_once(frozen, data, seed, method, params, threads):
         return scores, time.perf_counter() - start
 
 
-def _prune_run(frozen, data, seed, run, params, threads, shared=None) -> dict:
+def _prune_run(frozen, data, seed, run, params, shared=None) -> dict:
     """Fit one pruner on the frozen dense net; its test results and times.
 
     With `shared` (scores and their seconds from :func:`_score_once`), the
@@ -293,7 +287,7 @@ def _prune_run(frozen, data, seed, run, params, threads, shared=None) -> dict:
         random_state=seed,
         **params,
     )
-    with _training(threads):
+    with _training():
         start = time.perf_counter()
         pruner.fit(data.X_train, data.y_train)
         seconds = time.perf_counter() - start + score_seconds
@@ -399,11 +393,11 @@ def _check_sweep(methods, ratios, seeds, fine_tune_epochs):
         )
 
 
-def _seed_rows(estimator, data, seed, runs, grid, *, n_jobs, threads, on_row):
+def _seed_rows(estimator, data, seed, runs, grid, *, n_jobs, on_row):
     """The rows of one seed: one dense fit, shared scores, the pruner fits."""
     from joblib import Parallel, delayed
 
-    frozen, dense_info = _fit_dense(estimator, data, seed, threads)
+    frozen, dense_info = _fit_dense(estimator, data, seed)
     shared = {}
     jobs = []
     todo = [
@@ -417,11 +411,9 @@ def _seed_rows(estimator, data, seed, runs, grid, *, n_jobs, threads, on_row):
         if _shares_scores(method, params):
             key = _score_key(method, params)
             if key not in shared:
-                shared[key] = _score_once(frozen, data, seed, method, params, threads)
+                shared[key] = _score_once(frozen, data, seed, method, params)
             scores = shared[key]
-        jobs.append(
-            delayed(_prune_run)(frozen, data, seed, run, params, threads, scores)
-        )
+        jobs.append(delayed(_prune_run)(frozen, data, seed, run, params, scores))
     rows = []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator")
     for (params, _), row in zip(todo, parallel(jobs)):
@@ -483,8 +475,9 @@ def compare_methods(
     n_jobs : int, default=1
         Parallel pruner fits (joblib).
     threads : int, default=None
-        Torch threads of each fit (None: leave torch's setting). Small
-        networks train fastest on one thread.
+        Torch threads of every fit, scoring and prediction: set as the
+        estimator's ``n_threads`` (None: the estimator's own ``n_threads``,
+        by default the library's rule, see :class:`~skprune.MLPClassifier`).
     progress : bool, default=False
         Show a tqdm progress bar.
 
@@ -510,6 +503,7 @@ def compare_methods(
     >>> list(results.columns[5:8])
     ['fine_tuned', 'fine_tune_epochs', 'scope']
     """
+    from sklearn.base import clone
     from tqdm.auto import tqdm
 
     methods, ratios = list(methods), list(ratios)
@@ -517,6 +511,8 @@ def compare_methods(
     _check_sweep(methods, ratios, seeds, fine_tune_epochs)
     grid, swept = _param_grid(pruner_params)
     runs = [(m, r, e) for m in methods for r in ratios for e in fine_tune_epochs]
+    if threads is not None:
+        estimator = clone(estimator).set_params(n_threads=threads)
     rows = []
     total = len(seeds) * len(runs) * len(grid)
     with tqdm(total=total, disable=not progress, unit="run") as bar:
@@ -529,7 +525,6 @@ def compare_methods(
                 runs,
                 grid,
                 n_jobs=n_jobs,
-                threads=threads,
                 on_row=bar.update,
             )
     return pd.DataFrame(rows, columns=_columns(swept))

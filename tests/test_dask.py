@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 
 from skprune import CompensatedPruner, MLPClassifier
+from skprune._torch.threads import available_cores
 
 distributed = pytest.importorskip(
     "dask.distributed", reason="dask[distributed] is part of the test extra"
@@ -69,3 +70,14 @@ def test_grid_search_on_a_local_cluster_equals_the_serial_search(cluster_client)
         serial.best_estimator_.predict_proba(X),
         on_cluster.best_estimator_.predict_proba(X),
     )
+
+
+def test_fits_on_dask_workers_use_their_share_of_the_cores(cluster_client):
+    from test_threads import grid_search
+
+    search, X, y = grid_search(n_jobs=-1)
+    with parallel_config(backend="dask"):
+        search.fit(X, y)
+    n_workers = len(cluster_client.scheduler_info()["workers"])
+    allowed = search.cv_results_["mean_test_score"]
+    assert allowed.max() <= max(1, available_cores() // n_workers), allowed
