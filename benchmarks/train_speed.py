@@ -1,5 +1,11 @@
 """Training speed: skprune's MLPClassifier against scikit-learn's, Adam and SGD.
 
+Two cases. Small data: ``MLPClassifier(max_iter=50, random_state=0)``
+(64-100-10, Adam, batch 200) on scikit-learn's ``load_digits``, timed in
+this warm process, and the first fit in a fresh process (import included,
+interpreter start-up not), ours and scikit-learn's in alternating
+subprocesses. MNIST:
+
 784-64-64-10 (relu, batch 200) for 3 epochs on 20,000 MNIST training rows,
 float32 input, with ``solver="adam"`` and ``solver="sgd"`` (momentum 0.9,
 Nesterov), all four in one run. The two libraries are timed in alternating
@@ -14,14 +20,22 @@ fit started right after scikit-learn's is slower than the same fit started
 after another torch fit (with ``OPENBLAS_NUM_THREADS=1`` the difference goes
 away). Both figures are printed.
 
+Both libraries use their default threads: skprune its ``n_threads=None``
+rule, scikit-learn numpy's BLAS threads.
+
     python benchmarks/train_speed.py [--data-home DIR] [--repeat 5] [--block 3]
+        [--fresh 5] [--skip-mnist]
 """
 
 import argparse
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 from _common import machine, mnist, timings
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
@@ -37,6 +51,23 @@ SETTINGS = dict(
 )
 SOLVERS = ("adam", "sgd")
 LIBRARIES = {"skprune": MLPClassifier, "sklearn": SklearnMLP}
+DIGITS_SETTINGS = dict(max_iter=50, random_state=0)
+MODULES = {"skprune": "skprune", "sklearn": "sklearn.neural_network"}
+
+# A fresh process: import, load the digits, one fit; prints the seconds of
+# the import and the fit (the interpreter's start-up is not counted).
+FRESH_FIT = """
+import time
+start = time.perf_counter()
+import warnings
+from {module} import MLPClassifier
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+warnings.simplefilter("ignore", ConvergenceWarning)
+X, y = load_digits(return_X_y=True)
+MLPClassifier(max_iter=50, random_state=0).fit(X, y)
+print(time.perf_counter() - start)
+"""
 
 
 def main(argv=None):
@@ -45,13 +76,77 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--block", type=int, default=3)
+    parser.add_argument("--fresh", type=int, default=5, help="fresh processes")
+    parser.add_argument("--skip-mnist", action="store_true")
     args = parser.parse_args(argv)
     if args.block < 2:
         parser.error(f"--block must be at least 2, got {args.block}")
     warnings.simplefilter("ignore", ConvergenceWarning)
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
+    _digits(args)
+    if not args.skip_mnist:
+        _mnist(args)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def _digits(args):
+    X, y = load_digits(return_X_y=True)
+    fits = {
+        library: (lambda cls=cls: cls(**DIGITS_SETTINGS).fit(X, y))
+        for library, cls in LIBRARIES.items()
+    }
+    for fit in fits.values():  # warm-up
+        fit()
+    first, later = _alternating_blocks(fits, args.repeat, args.block)
+    fresh = {library: [] for library in MODULES}
+    for _ in range(args.fresh):
+        for library, module in MODULES.items():
+            fresh[library].append(_fresh_fit(module))
+    print(
+        f"\nload_digits, MLPClassifier(max_iter=50, random_state=0), {len(X)} rows; "
+        f"{args.repeat} alternating blocks of {args.block} fits, minimum seconds; "
+        f"fresh process (import + first fit): minimum of {args.fresh}"
+    )
+    print("| library | first fit of a block | later fits | fresh process |")
+    print("|---|---|---|---|")
+    for library in LIBRARIES:
+        print(
+            f"| {library} | {min(first[library]):.3f} | {min(later[library]):.3f} "
+            f"| {min(fresh[library]):.3f} |"
+        )
+    ours, theirs = LIBRARIES
+    print(
+        "ratio ours / sklearn (goal <= 1.0 warm): "
+        f"first {min(first[ours]) / min(first[theirs]):.2f}, "
+        f"later {min(later[ours]) / min(later[theirs]):.2f}, "
+        f"fresh process {min(fresh[ours]) / min(fresh[theirs]):.2f}"
+    )
+
+
+def _alternating_blocks(fits, repeat, block):
+    """Seconds of the first fit of each block and of the later fits, per key."""
+    first = {key: [] for key in fits}
+    later = {key: [] for key in fits}
+    for _ in range(repeat):
+        for key, fit in fits.items():
+            times = timings(fit, block)
+            first[key].append(times[0])
+            later[key].extend(times[1:])
+    return first, later
+
+
+def _fresh_fit(module):
+    """Seconds of import + first digits fit in a new Python process."""
+    code = FRESH_FIT.format(module=module)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.split()[-1])
+
+
+def _mnist(args):
     X, _, y, _ = mnist(args.n_train, 1, args.data_home)
     X = X.astype(np.float32)
-
     for solver in SOLVERS:  # warm-up (imports, first-call costs)
         MLPClassifier(**SETTINGS, solver=solver).fit(X[:1000], y[:1000])
     fits = {
@@ -59,16 +154,9 @@ def main(argv=None):
         for solver in SOLVERS
         for library, cls in LIBRARIES.items()
     }
-    first = {key: [] for key in fits}
-    later = {key: [] for key in fits}
-    for _ in range(args.repeat):
-        for key, fit in fits.items():
-            times = timings(fit, args.block)
-            first[key].append(times[0])
-            later[key].extend(times[1:])
-    print(f"machine: {machine()}")
+    first, later = _alternating_blocks(fits, args.repeat, args.block)
     print(
-        f"784-64-64-10, 3 epochs, batch 200, {len(X)} rows; "
+        f"\n784-64-64-10, 3 epochs, batch 200, {len(X)} rows; "
         f"{args.repeat} alternating blocks of {args.block} fits, minimum seconds"
     )
     print("| solver | library | first fit of a block | later fits |")
