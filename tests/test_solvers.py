@@ -16,7 +16,14 @@ from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 from sklearn.preprocessing import scale
 
 from skprune import CompensatedPruner, MLPClassifier, MLPRegressor
-from skprune._torch.solvers import LearningRateSchedule, SklearnSGD
+from skprune._torch import versions
+from skprune._torch.net import fused_adam_supported
+from skprune._torch.solvers import (
+    LearningRateSchedule,
+    SklearnSGD,
+    fused_sgd_supported,
+    fused_step,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -211,3 +218,71 @@ def test_warm_start_resets_the_optimizer_like_sklearn():
     clf.set_params(warm_start=True, power_t=0.25).fit(X, Y)
     clf.fit(X, Y)
     assert clf._optimizer.learning_rate == pytest.approx(1e-3 / (2 * 60 + 1) ** 0.25)
+
+
+def _steps(optimizer_factory, step, n_steps=4):
+    """Parameters after ``n_steps`` steps of ``step(optimizer)`` on fixed gradients."""
+    generator = torch.Generator().manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(5, 3, generator=generator))]
+    params.append(torch.nn.Parameter(torch.randn(5, generator=generator)))
+    optimizer = optimizer_factory(params)
+    for _ in range(n_steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=generator)
+        step(optimizer)
+    return [p.detach().clone() for p in params]
+
+
+def _fused_or_plain(optimizer):
+    if not fused_step(optimizer):
+        optimizer.step()
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda ps: torch.optim.Adam(ps, lr=0.01, fused=True),
+        lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.1, fused=True),
+        lambda ps: SklearnSGD(ps, lr=0.1, momentum=0.9, nesterov=True, fused=True),
+        lambda ps: SklearnSGD(ps, lr=0.1, momentum=0.5, nesterov=False, fused=True),
+        lambda ps: SklearnSGD(ps, lr=0.1, momentum=0.0, fused=True),
+    ],
+)
+def test_fused_step_equals_the_optimizers_step(factory):
+    if not fused_sgd_supported("cpu") or not versions.FAST_OPTIMIZER_STEP:
+        pytest.skip("no fused CPU kernels in this torch")
+    expected = _steps(factory, lambda opt: opt.step())
+    got = _steps(factory, _fused_or_plain)
+    for a, b in zip(expected, got):
+        assert torch.equal(a, b)
+
+
+def test_fused_step_leaves_other_optimizers_to_their_step():
+    p = torch.nn.Parameter(torch.ones(2))
+    p.grad = torch.ones(2)
+    for optimizer in (
+        torch.optim.Adam([p], amsgrad=True, fused=True),
+        torch.optim.Adam([p]),  # not fused
+        torch.optim.AdamW([p], fused=True),
+    ):
+        optimizer.step()
+        before = p.detach().clone()
+        assert fused_step(optimizer) is False
+        assert torch.equal(p, before)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_fits_step_through_the_fused_kernels(solver, monkeypatch):
+    supported = fused_sgd_supported("cpu") and fused_adam_supported("cpu")
+    if not supported or not versions.FAST_OPTIMIZER_STEP:
+        pytest.skip("no fused CPU kernels in this torch")
+    calls = []
+    cls = torch.optim.Adam if solver == "adam" else torch.optim.SGD
+    step = cls.step
+    monkeypatch.setattr(cls, "step", lambda self, *a: calls.append(1) or step(self, *a))
+    X, y = np.random.RandomState(0).normal(size=(40, 3)), np.arange(40) % 2
+    clf = MLPClassifier((4,), solver=solver, batch_size=10, max_iter=3, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert len(calls) == 1  # the first step builds the state; 11 more are fused

@@ -33,6 +33,7 @@ from .serialization import (
     load_cpu_storages,
     on_cpu,
 )
+from .solvers import fused_step
 
 
 @functools.cache
@@ -192,6 +193,14 @@ class MLPNet(NeuralNet):
         self._step_optimizer(None)
         self.module_.apply_masks_()
         return step
+
+    def _step_optimizer(self, step_fn):
+        # The fused Adam / SGD step without torch.optim's per-call overhead
+        # where it applies (see fused_step); skorch's step otherwise.
+        if step_fn is None and len(self._optimizers) == 1:
+            if fused_step(getattr(self, self._optimizers[0] + "_")):
+                return
+        super()._step_optimizer(step_fn)
 
     def train_step_single(self, batch, **fit_params):
         """skorch's forward and autograd backward pass, plus the L2 penalty's gradient."""

@@ -20,6 +20,9 @@ import scipy.optimize
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
+from torch.optim import optimizer as torch_optimizer
+
+from . import versions
 
 # Below this learning rate, the "adaptive" schedule stops (scikit-learn's value).
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
@@ -72,6 +75,114 @@ class SklearnSGD(torch.optim.SGD):
             ]
             if buffers and old != lr:
                 torch._foreach_mul_(buffers, old / lr)
+
+
+def fused_step(optimizer) -> bool:
+    """One step of a fused torch Adam or :class:`SklearnSGD`, if it can be cheap.
+
+    ``optimizer.step()`` spends most of a small net's step outside the
+    update: a profiler scope, hook checks, regrouping the tensors by device
+    and dtype. For one parameter group of fused Adam (no amsgrad, maximize,
+    capturable, differentiable or decoupled weight decay) or fused SGD, all
+    gradients present, the state already built by an earlier step, no step
+    hooks and no wrapper on the instance's ``step`` (torch's LR schedulers
+    add one), this calls the same fused kernel directly: the same update,
+    bit for bit (tested). Returns False, having done nothing, otherwise.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skprune._torch.solvers import fused_step
+    >>> p = torch.nn.Parameter(torch.ones(2))
+    >>> opt = torch.optim.Adam([p], fused=True)
+    >>> p.grad = torch.ones(2)
+    >>> fused_step(opt)  # the first step builds the state: optimizer.step()
+    False
+    >>> opt.step(); fused_step(opt)
+    True
+    """
+    if not _plain_fused(optimizer):
+        return False
+    group = optimizer.param_groups[0]
+    params = group["params"]
+    grads = [p.grad for p in params]
+    if any(g is None for g in grads) or len({(p.device, p.dtype) for p in params}) > 1:
+        return False
+    if type(optimizer) is torch.optim.Adam:
+        return _adam_step(optimizer, group, params, grads)
+    return _sgd_step(optimizer, group, params, grads)
+
+
+def _plain_fused(optimizer) -> bool:
+    """A fused Adam or SklearnSGD, one group, no hooks, ``step`` not wrapped."""
+    return (
+        versions.FAST_OPTIMIZER_STEP
+        and type(optimizer) in (torch.optim.Adam, SklearnSGD)
+        and len(optimizer.param_groups) == 1
+        and optimizer.param_groups[0].get("fused") is True
+        and not isinstance(optimizer.param_groups[0]["lr"], torch.Tensor)
+        and "step" not in vars(optimizer)
+        and not optimizer._optimizer_step_pre_hooks
+        and not optimizer._optimizer_step_post_hooks
+        and not torch_optimizer._global_optimizer_pre_hooks
+        and not torch_optimizer._global_optimizer_post_hooks
+    )
+
+
+def _adam_step(optimizer, group, params, grads):
+    flags = ("amsgrad", "maximize", "capturable", "differentiable")
+    if any(group.get(f) for f in flags) or group.get("decoupled_weight_decay"):
+        return False
+    states = [optimizer.state.get(p) for p in params]
+    if not all(states):  # the first step builds the state
+        return False
+    steps = [s["step"] for s in states]
+    beta1, beta2 = group["betas"]
+    torch._foreach_add_(steps, 1)
+    torch._fused_adam_(
+        params,
+        grads,
+        [s["exp_avg"] for s in states],
+        [s["exp_avg_sq"] for s in states],
+        [],
+        steps,
+        amsgrad=False,
+        lr=group["lr"],
+        beta1=float(beta1),
+        beta2=float(beta2),
+        weight_decay=group["weight_decay"],
+        eps=group["eps"],
+        maximize=False,
+        grad_scale=None,
+        found_inf=None,
+    )
+    return True
+
+
+def _sgd_step(optimizer, group, params, grads):
+    if group.get("maximize") or group.get("differentiable"):
+        return False
+    momentum = group["momentum"]
+    buffers = []
+    if momentum:
+        buffers = [optimizer.state[p].get("momentum_buffer") for p in params]
+        if any(b is None for b in buffers):  # the first step builds them
+            return False
+    torch._fused_sgd_(
+        params,
+        grads,
+        buffers,
+        weight_decay=group["weight_decay"],
+        momentum=momentum,
+        lr=group["lr"],
+        dampening=group["dampening"],
+        nesterov=group["nesterov"],
+        maximize=False,
+        is_first_step=False,
+        grad_scale=None,
+        found_inf=None,
+    )
+    return True
 
 
 @functools.cache

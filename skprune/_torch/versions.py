@@ -1,9 +1,11 @@
 """The skorch and torch versions whose internals skprune's fast paths rely on.
 
-Two fast paths use more than the public API: the net's ``train_step`` (a
+Three fast paths use more than the public API: the net's ``train_step`` (a
 copy of skorch's without the closure, calling skorch's private
-``_zero_grad_optimizer`` / ``_step_optimizer``) and the pickling of CPU
-tensor storages (torch's ``TypedStorage`` internals). Each runs only on the
+``_zero_grad_optimizer`` / ``_step_optimizer``), the pickling of CPU
+tensor storages (torch's ``TypedStorage`` internals) and the optimizer step
+of fused Adam and SGD (torch's ``_fused_adam_`` / ``_fused_sgd_`` kernels
+called directly, see :func:`~skprune._torch.solvers.fused_step`). Each runs only on the
 versions it was tested with; elsewhere the net falls back to skorch's own
 ``train_step`` and pickling, slower but relying on nothing private.
 """
@@ -20,7 +22,8 @@ SKORCH_TESTED = ((1, 2), (1, 5))
 """skorch versions ``[first, last)`` whose ``train_step`` the net reproduces."""
 
 TORCH_TESTED = ((2, 2), (2, 14))
-"""torch versions ``[first, last)`` whose storage internals the pickler uses."""
+"""torch versions ``[first, last)`` whose internals the pickler and the fused
+optimizer step use."""
 
 
 def version_tuple(text: str) -> tuple[int, int]:
@@ -71,5 +74,13 @@ def _round_trip_works() -> bool:
     return torch.equal(loaded, tensor)
 
 
+def fast_optimizer_step_supported(version: str | None = None) -> bool:
+    """Whether this torch's fused Adam and SGD kernels may be called directly."""
+    version = torch.__version__ if version is None else version
+    kernels = ("_fused_adam_", "_fused_sgd_", "_foreach_add_")
+    return _within(version, TORCH_TESTED) and all(hasattr(torch, k) for k in kernels)
+
+
 FAST_TRAIN_STEP = fast_train_step_supported()
+FAST_OPTIMIZER_STEP = fast_optimizer_step_supported()
 FAST_PICKLING = fast_pickling_supported()
