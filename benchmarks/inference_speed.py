@@ -8,20 +8,27 @@ model. The reference is the dense net compacted the same way (``compact`` of
 the unpruned net: same class, same state). For batch sizes 1, 32 and 10,000
 the script prints, dense / compact:
 
-- ``products``: the layer products alone (dense ``addmm`` or the compact
-  model's sparse product per layer), median of repeats;
+- ``products``: the layer products alone, each as the model computes it
+  when predicting (dense ``addmm`` over the padded widths of its prediction
+  plan, or a sparse product), median of repeats;
 - ``predict``: the whole ``predict_proba`` (validation and conversion of the
   input included), median of repeats;
 - ``pickle``: the compact model's pickle size over the dense reference's.
 
 The two models are timed in alternation, so both see the same machine load.
 ``--crossover`` instead prints the dense / sparse time ratio of single layer
-products over densities, the measurement behind ``sparse="auto"``.
+products over densities, the measurement behind ``sparse="auto"``;
+``--rules`` prints the measurements behind the prediction plan's rules
+(``PAD_UNITS``, ``GATHER_MAX_SHARE``, ``SPARSE_MIN_ROWS`` in
+``skprune/_compact.py``).
 
-    python benchmarks/inference_speed.py [--repeats 15] [--crossover]
+    python benchmarks/inference_speed.py [--repeats 15] [--crossover | --rules]
+
+``--nets``, ``--ratios`` and ``--batches`` restrict the table to some cells.
 """
 
 import argparse
+import copy
 import pickle
 import statistics
 import time
@@ -32,8 +39,8 @@ import torch
 from _common import machine, mnist
 from sklearn.frozen import FrozenEstimator
 
-from skprune import CompensatedPruner, MLPClassifier, compact
-from skprune._compact import _csr_of
+from skprune import CompensatedPruner, MLPClassifier, _compact, compact
+from skprune._compact import CompactMLPModule, _csr_of
 
 NETS = {"784-300-100-10": (300, 100), "784-64-64-10": (64, 64)}
 RATIOS = [0.8, 0.9, 0.95, 0.98]
@@ -53,18 +60,18 @@ def _median_pair(first, second, repeats):
 
 
 def _products(model, batch, rng):
-    """A callable running only the layer products of ``model`` on ``batch`` rows."""
-    module = model.net_.module_.eval()
+    """A callable running only the layer products of ``model`` on ``batch`` rows,
+    each as the model computes it when predicting (its prediction plan)."""
+    plan = model.net_.module_.eval().plan()
     inputs = [
-        torch.from_numpy(rng.random((batch, layer.in_features), dtype=np.float32))
-        for layer in module.layers
+        torch.from_numpy(rng.random((batch, width), dtype=np.float32))
+        for width in plan.widths[:-1]
     ]
-    sparse = getattr(module, "sparse_layers", (False,) * len(inputs))
 
     def run():
         with torch.no_grad():
-            for i, (layer, x) in enumerate(zip(module.layers, inputs)):
-                module._sparse_linear(i, x) if sparse[i] else layer(x)
+            for i, x in enumerate(inputs):
+                plan.product(i, x)
 
     return run
 
@@ -107,14 +114,15 @@ def run_net(name, widths, data, args):
     print(f"\n## {name}: dense pickle {size / 1e6:.3f} MB\n")
     print(
         "| pruning | removed | widths | sparse layers | pickle | "
-        + " | ".join(f"products b={b} | predict b={b}" for b in BATCHES)
+        + " | ".join(f"products b={b} | predict b={b}" for b in args.batches)
         + " |"
     )
-    print("|---" * (5 + 2 * len(BATCHES)) + "|")
-    for ratio in RATIOS:
+    print("|---" * (5 + 2 * len(args.batches)) + "|")
+    for ratio in args.ratios:
         for kind, (sparsity, model) in _models(dense, X, y, ratio).items():
             cells = [
-                _cell(reference, model, X_test, b, args.repeats, rng) for b in BATCHES
+                _cell(reference, model, X_test, b, args.repeats, rng)
+                for b in args.batches
             ]
             flags = "".join("S" if s else "d" for s in model.net_.module_.sparse_layers)
             print(
@@ -158,6 +166,132 @@ def crossover(args):
             print(f"| {n_in}x{n_out} | {batch} | {cells} |", flush=True)
 
 
+PADDED_WIDTHS = [(300, 100), (287, 92), (273, 92), (175, 91), (59, 91), (59, 56)]
+LIVE_SHARES = (0.5, 0.7, 0.8, 0.9, 0.95)
+SPARSE_ROWS = (16, 64, 256, 1024, 4096)
+
+
+def _plans(module, name, values):
+    """``module``'s prediction plan built under each value of ``_compact.<name>``."""
+    saved, plans = getattr(_compact, name), []
+    try:
+        for value in values:
+            setattr(_compact, name, value)
+            module._plan_cache = None
+            plans.append(module.plan())
+    finally:
+        setattr(_compact, name, saved)
+        module._plan_cache = None
+    return plans
+
+
+def _chain(plan, batch, rng):
+    """A callable running ``plan``'s products and ReLUs on ``batch`` random rows."""
+    x = torch.from_numpy(rng.random((batch, plan.widths[0]), dtype=np.float32))
+
+    def run():
+        with torch.no_grad():
+            h = x
+            for i in range(len(plan.weights)):
+                h = plan.product(i, h)
+                h = h.clamp_min_(0) if i < len(plan.weights) - 1 else h
+
+    return run
+
+
+def padding_rule(args, rng):
+    """Unpadded / padded time of the forward products of 784-h1-h2-10 nets."""
+    print("\n| widths (PAD_UNITS) | " + " | ".join(f"b={b}" for b in BATCHES) + " |")
+    print("|---" * (1 + len(BATCHES)) + "|")
+    for widths in PADDED_WIDTHS:
+        module = CompactMLPModule((784, *widths, 10))
+        plain, padded = _plans(module, "PAD_UNITS", (1, _compact.PAD_UNITS))
+        ratios = [
+            _ratio(_chain(plain, b, rng), _chain(padded, b, rng), args.repeats)
+            for b in BATCHES
+        ]
+        cells = " | ".join(f"{r:.2f}" for r in ratios)
+        print(f"| {widths} | {cells} |", flush=True)
+
+
+def _ratio(first, second, repeats):
+    a, b = _median_pair(first, second, repeats)
+    return a / b
+
+
+def _planned(model, name, value):
+    """``model`` with its prediction plan built (and cached) under
+    ``_compact.<name> = value``."""
+    module, saved = model.net_.module_, getattr(_compact, name)
+    try:
+        setattr(_compact, name, value)
+        module._plan_cache = None
+        module.plan()
+    finally:
+        setattr(_compact, name, saved)
+    return model
+
+
+def _predict_ratio(first, second, rows, repeats):
+    """Time ratio of ``predict_proba`` of two models on ``rows``."""
+    return _ratio(
+        lambda: first.predict_proba(rows), lambda: second.predict_proba(rows), repeats
+    )
+
+
+def _gather_models(dense, share, rng):
+    """``dense`` with about ``share`` of its inputs live, compacted twice:
+    predicting from the full input and from the gathered live columns."""
+    masks = [np.ones(c.shape, dtype=bool) for c in dense.coefs_]
+    masks[0][rng.random(masks[0].shape[0]) > share] = False
+    pruned = copy.deepcopy(dense)
+    pruned.set_masks(masks)
+    full = _planned(compact(pruned, sparse=False), "GATHER_MAX_SHARE", 0.0)
+    gathered = _planned(compact(pruned, sparse=False), "GATHER_MAX_SHARE", 1.0)
+    return masks[0].any(axis=1).mean(), full, gathered
+
+
+def gather_rule(args, data, rng):
+    """Full-input / gathered time of predict_proba over shares of live inputs."""
+    X, y, X_test = data
+    dense = MLPClassifier((300, 100), max_iter=1, random_state=0)
+    dense.fit(X[:2000], y[:2000])
+    header = " | ".join(f"b={b}" for b in BATCHES)
+    print(f"\n| live inputs (GATHER_MAX_SHARE) | {header} |")
+    print("|---" * (1 + len(BATCHES)) + "|")
+    for share in LIVE_SHARES:
+        live, full, gathered = _gather_models(dense, share, rng)
+        ratios = [
+            _predict_ratio(full, gathered, X_test[:b], args.repeats) for b in BATCHES
+        ]
+        print(f"| {live:.2f} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
+
+
+def sparse_rows_rule(args, rng):
+    """Dense / CSR time of one 784x304 layer product over row counts."""
+    print(
+        "\n| rows (SPARSE_MIN_ROWS) | "
+        + " | ".join(f"{d:.0%}" for d in DENSITIES)
+        + " |"
+    )
+    print("|---" * (1 + len(DENSITIES)) + "|")
+    for batch in SPARSE_ROWS:
+        ratios = [
+            _layer_ratio(784, 304, batch, d, args.repeats, rng) for d in DENSITIES
+        ]
+        print(
+            f"| {batch} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |", flush=True
+        )
+
+
+def rules(args, data):
+    """The measurements behind PAD_UNITS, GATHER_MAX_SHARE and SPARSE_MIN_ROWS."""
+    rng = np.random.default_rng(0)
+    padding_rule(args, rng)
+    gather_rule(args, data, rng)
+    sparse_rows_rule(args, rng)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=None)
@@ -165,6 +299,10 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--crossover", action="store_true")
+    parser.add_argument("--rules", action="store_true")
+    parser.add_argument("--nets", nargs="+", choices=list(NETS), default=list(NETS))
+    parser.add_argument("--ratios", nargs="+", type=float, default=RATIOS)
+    parser.add_argument("--batches", nargs="+", type=int, default=BATCHES)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     print(f"machine: {machine()}")
@@ -173,12 +311,14 @@ def main(argv=None):
     X, X_test, y, _ = mnist(args.n_train, 10_000, args.data_home)
     scale = 255.0 if X.max() > 1 else 1.0
     X, X_test = X / scale, X_test / scale
+    if args.rules:
+        return rules(args, (X, y, X_test))
     print(
         f"ratios dense / compact (> 1: compact faster or smaller); "
         f"medians of {args.repeats} alternating repeats"
     )
-    for name, widths in NETS.items():
-        run_net(name, widths, (X, y, X_test), args)
+    for name in args.nets:
+        run_net(name, NETS[name], (X, y, X_test), args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +40,27 @@ machine was shared and noisy: rerun the command before changing these."""
 SPARSE_MIN_WEIGHTS = 100_000
 """Layers with fewer weights (kept or not) stay dense under ``sparse="auto"``."""
 
+
+PAD_UNITS = 16
+"""On the prediction path a compact model pads every hidden width, and the
+width of its gathered input, up to a multiple of this many units (zero
+weights, zero biases: the padded units output a constant that the next
+layer multiplies by zero). torch's CPU matrix product (MKL, AVX2) is much
+slower on odd widths: measured by ``python benchmarks/inference_speed.py
+--rules``."""
+
+GATHER_MAX_SHARE = 0.9
+"""A compact model whose first layer uses at most this share of the input
+columns (the others have no kept weight) predicts from those columns only:
+they are gathered while the input is converted to float32, so the first
+product is smaller and the gather costs no extra pass over a float64 input.
+Above it the full input goes to the first layer, whose dead columns hold
+zeros. Measured by ``python benchmarks/inference_speed.py --rules``."""
+
+SPARSE_MIN_ROWS = 256
+"""A sparse layer multiplies blocks of at least this many rows by its CSR
+matrix and smaller blocks by its dense (gathered, padded) copy, which wins
+at few rows. Measured by ``python benchmarks/inference_speed.py --rules``."""
 
 CSR_STORAGE_DENSITY = 0.8
 """A pickled compact model stores a masked layer with fewer kept weights than
@@ -179,13 +201,16 @@ def sparse_layers_for(masks, sparse="auto"):
 
 
 class CompactMLPModule(MLPModule):
-    """:class:`MLPModule` whose ``sparse_layers`` predict through sparse matrices.
+    """:class:`MLPModule` that predicts through a plan of padded and sparse layers.
 
     The dense weights and the masks stay the trained parameters (so the
-    network trains on as any other, masks held); in evaluation mode without
-    gradients, a sparse layer multiplies by a CSR copy of its kept weights
-    (scipy on the CPU, torch elsewhere), rebuilt whenever the weights have
-    changed. Pickled, a sparse layer stores only its kept weights and their
+    network trains on as any other, masks held). Without gradients it
+    predicts through a :class:`PredictionPlan` built from them (rebuilt
+    whenever a weight, bias or mask has changed): the live input columns
+    only (:data:`GATHER_MAX_SHARE`), hidden widths padded to
+    :data:`PAD_UNITS`, and the ``sparse_layers`` as CSR matrices (scipy on
+    the CPU, torch elsewhere) for blocks of at least :data:`SPARSE_MIN_ROWS`
+    rows. Pickled, a sparse layer stores only its kept weights and their
     positions.
     """
 
@@ -193,28 +218,39 @@ class CompactMLPModule(MLPModule):
         super().__init__(layer_units, activation, seed)
         flags = tuple(bool(f) for f in sparse_layers)
         self.sparse_layers = flags + (False,) * (len(self.layers) - len(flags))
-        self._sparse_cache = {}
+        self._plan_cache = None
 
     def forward(self, X):
-        if self.training or torch.is_grad_enabled() or not any(self.sparse_layers):
+        if torch.is_grad_enabled():
             return super().forward(X)
-        for i, layer in enumerate(self.layers):
-            X = self._sparse_linear(i, X) if self.sparse_layers[i] else layer(X)
-            if i < len(self.activations):
-                X = self.activations[i](X)
-        return X
+        return self.predict_prepared(self.plan().prepare(X))
 
-    def _sparse_linear(self, i, X):
-        weight, bias = self.layers[i].weight, self.layers[i].bias
-        key = (weight._version, weight.data_ptr(), weight.device)
-        cached = self._sparse_cache.get(i)
+    def plan(self):
+        """The :class:`PredictionPlan` of the current weights (cached)."""
+        tensors = [t for layer in self.layers for t in (layer.weight, layer.bias)]
+        tensors += [m for m in self.masks() if m is not None]
+        key = tuple((t._version, t.data_ptr(), t.device) for t in tensors)
+        cached = self._plan_cache
         if cached is None or cached[0] != key:
-            cached = self._sparse_cache[i] = (key, _csr_of(weight, self._pattern(i)))
-        matrix = cached[1]
-        if isinstance(matrix, sp.csr_matrix):  # (W X^T)^T on the CPU
-            product = torch.from_numpy(matrix @ X.numpy().T).T
-            return product.add_(bias) if product.is_contiguous() else product + bias
-        return torch.addmm(bias[:, None], matrix, X.T).T
+            with torch.no_grad():
+                cached = self._plan_cache = (key, PredictionPlan.of(self))
+        return cached[1]
+
+    def prediction_input(self):
+        """``(columns, width)``: :meth:`predict_prepared` takes float32 rows of
+        these input columns (all when None), zero-padded to ``width``."""
+        plan = self.plan()
+        return plan.columns, plan.widths[0]
+
+    @torch.no_grad()
+    def predict_prepared(self, X):
+        """Raw output of rows prepared as :meth:`prediction_input` says."""
+        plan = self.plan()
+        function_ = get_activation(self.activation).function_
+        for i, activation in enumerate(self.activations):
+            slope = getattr(activation, "weight", None)
+            X = function_(plan.product(i, X), slope)
+        return plan.product(len(self.activations), X)
 
     def _pattern(self, i):
         mask = getattr(self, f"mask_{i}", None)
@@ -260,6 +296,83 @@ def _csr_parts(weight, pattern):
     crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)]).to(torch.int32)
     index_type = torch.int16 if weight.shape[1] <= 2**15 else torch.int32
     return crow, cols.to(index_type), weight[rows, cols].clone()
+
+
+class PredictionPlan(NamedTuple):
+    """How a :class:`CompactMLPModule` predicts: its layers as computed.
+
+    ``columns``: the gathered input columns (a numpy index, None for all);
+    ``widths``: the padded width of each layer's input and of the output;
+    ``weights``/``biases``: each layer zero-padded to those widths,
+    ``(out, in)``; ``csr``: the CSR matrix of each sparse layer (None for the
+    dense ones).
+    """
+
+    columns: np.ndarray | None
+    widths: tuple
+    weights: list
+    biases: list
+    csr: list
+
+    @classmethod
+    def of(cls, module):
+        """The plan of ``module``'s current weights, masks and ``sparse_layers``."""
+        layers, masks = module.layers, module.masks()
+        patterns = [
+            layer.weight != 0 if m is None else m for layer, m in zip(layers, masks)
+        ]
+        columns = _gathered_columns(patterns[0])
+        n_in = layers[0].in_features if columns is None else _padded(len(columns))
+        hidden = [_padded(layer.out_features) for layer in layers[:-1]]
+        widths = (n_in, *hidden, layers[-1].out_features)
+        weights, biases, csr = [], [], []
+        for i, (layer, pattern) in enumerate(zip(layers, patterns)):
+            weight = layer.weight.masked_fill(~pattern, 0.0)
+            if i == 0 and columns is not None:
+                weight = weight[:, columns]
+            weights.append(_pad(weight, (widths[i + 1], widths[i])))
+            biases.append(_pad(layer.bias[None], (1, widths[i + 1]))[0])
+            sparse = module.sparse_layers[i]
+            csr.append(_csr_of(weights[-1], weights[-1] != 0) if sparse else None)
+        index = None if columns is None else columns.cpu().numpy()
+        return cls(index, widths, weights, biases, csr)
+
+    def prepare(self, X):
+        """Full input rows (a float32 tensor) as the plan's first layer takes them."""
+        if self.columns is None:
+            return X
+        out = X.new_zeros((X.shape[0], self.widths[0]))
+        out[:, : len(self.columns)] = X[:, torch.from_numpy(self.columns).to(X.device)]
+        return out
+
+    def product(self, i, X):
+        """Layer ``i``'s affine map of prepared rows ``X`` (``widths[i]`` wide)."""
+        matrix, bias = self.csr[i], self.biases[i]
+        if matrix is None or X.shape[0] < SPARSE_MIN_ROWS:
+            return torch.nn.functional.linear(X, self.weights[i], bias)
+        if isinstance(matrix, sp.csr_matrix):  # (W X^T)^T on the CPU
+            return torch.from_numpy(matrix @ X.numpy().T).T.add_(bias)
+        return torch.addmm(bias[:, None], matrix, X.T).T
+
+
+def _padded(n):
+    """``n`` rounded up to a multiple of :data:`PAD_UNITS`."""
+    return -(-n // PAD_UNITS) * PAD_UNITS
+
+
+def _gathered_columns(pattern):
+    """Indices of the input columns with a kept weight, or None to take all."""
+    live = pattern.any(dim=0)
+    if live.sum() > GATHER_MAX_SHARE * live.numel():
+        return None
+    return torch.nonzero(live, as_tuple=True)[0]
+
+
+def _pad(matrix, shape):
+    """A copy of ``matrix`` zero-padded to ``shape`` (at the end of each axis)."""
+    out = matrix.new_zeros(shape)
+    out[: matrix.shape[0], : matrix.shape[1]] = matrix
+    return out.detach()
 
 
 class CompactMLPNet(MLPNet):

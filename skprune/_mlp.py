@@ -60,9 +60,9 @@ from ._validation import numeric_input
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
 PREDICT_BATCH_SIZE = 4096
 
-# Bytes of float64 input checked for NaN/inf and copied to float32 at a time
-# at prediction time: the block is still in cache for the copy, so the input
-# is read from memory once instead of twice (check, then conversion).
+# Bytes of float64 input copied to float32 and checked for NaN/inf at a time
+# at prediction time: the copy is still in cache for the check (and the
+# gather of a compact model's columns), so the input is read from memory once.
 CONVERT_BLOCK_BYTES = 1 << 19
 
 # scikit-learn's solvers; the first two train through skorch's epoch loop.
@@ -706,13 +706,8 @@ class _BaseMLP(BaseEstimator):
             )
         if sp.issparse(X):
             X = self._check_finite_input(X).toarray()
-        dtype = X.dtype
-        if dtype == np.float64:
-            X = _finite_float32(X, self._check_finite_input)
-        else:
-            self._check_finite_input(X)
         with self._torch_threads(min(len(X), PREDICT_BATCH_SIZE)):
-            return _forward(self.net_, X, dtype=dtype)
+            return _forward(self.net_, X, dtype=X.dtype, check=self._check_finite_input)
 
     def _check_finite_input(self, X):
         """scikit-learn's NaN / infinity check of prediction input (its errors)."""
@@ -799,52 +794,101 @@ def _to_numpy(tensor):
     return tensor.detach().cpu().numpy()
 
 
-def _finite_float32(X, check):
-    """Float64 ``X`` as a new float32 array, read from memory once.
+def _float32_rows(X, check, columns=None, out=None):
+    """Rows of ``X`` as a float32 array (``out`` when given), read from memory once.
 
-    Each block of rows is tested for NaN/inf by its sum (scikit-learn's own
-    first pass) and copied while still in cache; a block whose sum is not
-    finite goes to ``check``, scikit-learn's exact test, which raises its
-    error if the block holds NaN or infinity (a sum can also overflow).
+    ``columns`` (an index, None for all) are gathered into the first
+    columns of ``out``; its other columns are left as they are. Each block
+    of rows is converted to float32 while in cache and tested for NaN/inf
+    by its sum (scikit-learn's own first pass), where NaN, infinity and
+    values beyond float32's range all show; a block whose sum is not finite
+    goes to ``check``, scikit-learn's exact test, which raises its error if
+    the block holds NaN or infinity (a sum can also overflow). The gathered
+    columns are then copied from the float32 block, still in cache.
     """
-    out = np.empty(X.shape, dtype=np.float32)
+    if out is None:
+        width = X.shape[1] if columns is None else len(columns)
+        out = np.empty((len(X), width), np.float32)
     step = max(1, CONVERT_BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
-    with np.errstate(over="ignore"):
+    if columns is not None:
+        scratch = np.empty((min(step, len(X)), X.shape[1]), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
         for start in range(0, X.shape[0], step):
             block = X[start : start + step]
-            if not np.isfinite(block.sum()):
-                check(block)
-            converted = out[start : start + step]
+            if columns is None:
+                converted = out[start : start + step]
+            else:
+                converted = scratch[: len(block)]
             converted[...] = block
-            if not np.isfinite(converted.sum()) and not np.isfinite(converted).all():
-                raise ValueError(
-                    "Input X has finite values beyond float32's range (largest "
-                    f"magnitude {np.abs(block).max():.3g}; float32 holds up to "
-                    f"{np.finfo(np.float32).max:.3g}); the network computes in "
-                    "float32, so scale X first."
-                )
+            if not np.isfinite(converted.sum()):
+                _check_float32_range(block, converted, check)
+            if columns is not None:
+                out[start : start + len(block), : len(columns)] = converted[:, columns]
     return out
 
 
-def _forward(net, X, dtype=None):
+def _check_float32_range(block, converted, check):
+    """Raise for NaN/inf (``check``) or for values float32 cannot hold."""
+    check(block)
+    if not np.isfinite(converted).all():
+        raise ValueError(
+            "Input X has finite values beyond float32's range (largest "
+            f"magnitude {np.abs(block).max():.3g}; float32 holds up to "
+            f"{np.finfo(np.float32).max:.3g}); the network computes in "
+            "float32, so scale X first."
+        )
+
+
+def _prediction_input(module, X):
+    """``(columns, width, run)``: the rows ``module`` predicts from, and how."""
+    spec = getattr(module, "prediction_input", None)
+    if spec is None:
+        return None, X.shape[1], module
+    columns, width = spec()
+    return columns, width, module.predict_prepared
+
+
+def _forward(net, X, dtype=None, check=None):
     """Raw network output for ``X`` in row blocks: float32 for float32 ``X``
-    (as scikit-learn), float64 otherwise, or ``dtype`` when given."""
+    (as scikit-learn), float64 otherwise, or ``dtype`` when given.
+
+    ``check`` (scikit-learn's NaN/infinity test, raising its error) is run
+    on input not yet checked; a module with ``prediction_input`` (a compact
+    model) gets its rows gathered and padded while they are converted.
+    """
     module = net.module_
     device = next(module.parameters()).device
     if dtype is None:
         dtype = X.dtype if X.dtype == np.float32 else np.float64
     out = np.empty((X.shape[0], module.layer_units[-1]), dtype=dtype)
-    was_training = module.training
-    if was_training:  # train() / eval() walk every submodule: only when needed
+    columns, width, run = _prediction_input(module, X)
+    if check is not None and columns is None and X.dtype == np.float32:
+        check(X)  # float32 rows go to the net as they are
+    # skprune's modules compute the same in training and evaluation mode:
+    # only another module (set through net_params) is switched to eval().
+    was_training = module.training and not isinstance(module, MLPModule)
+    if was_training:
         module.eval()
+    converts = columns is not None or X.dtype != np.float32
+    if converts:  # one float32 block, reused: padding columns stay zero
+        buffer = np.zeros((min(len(X), PREDICT_BATCH_SIZE), width), np.float32)
     with torch.no_grad():
         for start in range(0, X.shape[0], PREDICT_BATCH_SIZE):
-            stop = start + PREDICT_BATCH_SIZE
-            block = torch.from_numpy(_writeable_float32(X[start:stop])).to(device)
-            out[start:stop] = module(block).cpu().numpy()
+            rows = X[start : start + PREDICT_BATCH_SIZE]
+            if converts:
+                block = buffer[: len(rows)]
+                rows = _float32_rows(rows, check or _no_check, columns, block)
+            else:
+                rows = _writeable_float32(rows)
+            result = run(torch.from_numpy(rows).to(device))
+            out[start : start + len(rows)] = result.cpu().numpy()
     if was_training:
         module.train()
     return out
+
+
+def _no_check(block):
+    """The rows were checked before (fit's validation set)."""
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
@@ -16,6 +17,7 @@ from skprune import (
     CompensatedPruner,
     MLPClassifier,
     MLPRegressor,
+    _compact,
     compact,
     remove_dead_neurons,
     sparse_layers_for,
@@ -244,3 +246,99 @@ def test_compare_methods_reports_compact_size_and_speed_up():
     report = markdown_report(results)
     assert "## Parameters after `skprune.compact`" in report
     assert "## Prediction speed-up" in report
+
+
+# ------------------------------------------------------- the prediction plan
+
+
+def _live_share(small):
+    return small.masks_[0].any(axis=1).mean()
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gathered_input_predicts_as_the_full_input(digits, monkeypatch, sparse, dtype):
+    X, y = digits
+    pruner = pruned(X, y, ratio=0.9)
+    X = X.astype(dtype)
+    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 0.0)  # never gather
+    full = compact(pruner, sparse=sparse)
+    assert full.net_.module_.prediction_input() == (None, 64)
+    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 1.0)  # gather any dead column
+    gathered = compact(pruner, sparse=sparse)
+    columns, width = gathered.net_.module_.prediction_input()
+    live = np.flatnonzero(pruner.estimator_.masks_[0].any(axis=1))
+    assert 0 < len(live) < 64
+    np.testing.assert_array_equal(columns, live)
+    assert width % _compact.PAD_UNITS == 0 and width >= len(live)
+    reference = numpy_forward(
+        pruner.estimator_.coefs_,
+        pruner.estimator_.intercepts_,
+        pruner.estimator_.masks_,
+        X.astype(np.float64),
+    )
+    for model in (full, gathered):
+        for rows in (X[:1], X[:7], X):  # also below SPARSE_MIN_ROWS
+            np.testing.assert_allclose(
+                model.predict_proba(rows), _softmax(reference[: len(rows)]), atol=1e-5
+            )
+    with torch.no_grad():  # the module called on full rows gathers them itself
+        raw = gathered.net_.module_(torch.as_tensor(X, dtype=torch.float32))
+    np.testing.assert_allclose(raw.numpy(), reference, atol=1e-4)
+
+
+def test_gather_rule_at_its_threshold(monkeypatch):
+    pattern = torch.zeros(3, 10, dtype=torch.bool)
+    pattern[0, :8] = True  # 8 of 10 input columns live
+    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 0.8)
+    np.testing.assert_array_equal(_compact._gathered_columns(pattern), np.arange(8))
+    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 0.79)
+    assert _compact._gathered_columns(pattern) is None
+
+
+def test_plan_pads_hidden_widths_and_keeps_the_output(digits):
+    X, y = digits
+    small = compact(pruned(X, y, ratio=0.9))
+    plan = small.net_.module_.plan()
+    hidden = small.hidden_layer_sizes
+    assert plan.widths[1:] == (*(_compact._padded(w) for w in hidden), 10)
+    assert all(w % _compact.PAD_UNITS == 0 for w in plan.widths[1:-1])
+    assert any(w % _compact.PAD_UNITS for w in hidden)  # padding happened
+    for weight, bias in zip(plan.weights, plan.biases):
+        assert weight.shape[0] == bias.shape[0]
+
+
+def test_sparse_layer_uses_csr_from_its_row_threshold(digits):
+    X, y = digits
+    small = compact(pruned(X, y, ratio=0.9), sparse=True)
+    plan = small.net_.module_.plan()
+    # with the dense copies zeroed, only the CSR product gives more than the bias
+    zeroed = plan._replace(weights=[torch.zeros_like(w) for w in plan.weights])
+    rng = np.random.default_rng(0)
+    n = _compact.SPARSE_MIN_ROWS
+    for rows in (n - 1, n):
+        x = torch.from_numpy(rng.random((rows, plan.widths[0]), dtype=np.float32))
+        with torch.no_grad():
+            out, expected = zeroed.product(0, x), plan.product(0, x)
+        if rows < n:  # the dense copy
+            assert torch.equal(out, plan.biases[0].expand_as(out))
+        else:  # the CSR matrix
+            np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_gathered_input_still_rejects_nan_in_dead_columns(digits, value):
+    X, y = digits
+    small = compact(pruned(X, y, ratio=0.9))
+    columns, _ = small.net_.module_.prediction_input()
+    dead = np.setdiff1d(np.arange(64), columns)
+    assert len(dead)
+    bad = X.copy()
+    bad[3, dead[0]] = value
+    word = "NaN" if np.isnan(value) else "infinity"
+    with pytest.raises(ValueError, match=re.escape(f"Input X contains {word}")):
+        small.predict_proba(bad)
+    bad = X.copy()
+    bad[3, columns[0]] = 1e300  # a live column beyond float32's range
+    with pytest.raises(ValueError, match=re.escape("beyond float32's range")):
+        small.predict_proba(bad)
