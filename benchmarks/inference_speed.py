@@ -168,7 +168,7 @@ def crossover(args):
 
 PADDED_WIDTHS = [(300, 100), (287, 92), (273, 92), (175, 91), (59, 91), (59, 56)]
 LIVE_SHARES = (0.5, 0.7, 0.8, 0.9, 0.95)
-SPARSE_ROWS = (16, 64, 256, 1024, 4096)
+SPARSE_ROWS = (1, 4, 16, 64, 256, 1024, 4096)
 
 
 def _plans(module, name, values):
