@@ -46,11 +46,12 @@ PAD_UNITS = 16
 width of its gathered input, up to a multiple of this many units (zero
 weights, zero biases: a padded unit outputs a constant that the next layer
 multiplies by zero). torch's CPU matrix product (MKL, AVX2) is much slower
-on odd widths: ``python benchmarks/inference_speed.py --rules`` (1 torch
-thread, 9 repeats, a busy machine) gave unpadded / padded forward times of
-1.35-1.68x at 10,000 rows on 784-h1-h2-10 nets with (h1, h2) = (300, 100),
-(287, 92), (273, 92), (175, 91), (59, 91), (59, 56); 0.91-1.15x at 32 rows
-and 0.97-1.02x at one row."""
+on odd widths: ``python benchmarks/inference_speed.py --rules --repeats 9``
+(``docs/results/inference_rules.txt``: 1 torch thread, a busy machine) gave
+unpadded / padded forward times of 1.26-1.70x at 10,000 rows on
+784-h1-h2-10 nets with (h1, h2) = (300, 100), (287, 92), (273, 92),
+(175, 91), (59, 91), (59, 56); 1.00-1.17x at 32 rows and 0.92-1.01x at one
+row."""
 
 GATHER_MAX_SHARE = 0.8
 """A compact model whose first layer uses at most this share of the input
@@ -58,18 +59,17 @@ columns (the others have no kept weight) predicts from those columns only:
 they are gathered from the float32 copy of each block of input rows, still
 in cache, so the first product is smaller for the cost of one copy of the
 live columns. Above it the full input goes to the first layer, whose dead
-columns hold zeros. ``python benchmarks/inference_speed.py --rules`` (1
-torch thread, 9 repeats, busy machine; a 784-300-100-10 net): full-input /
-gathered ``predict_proba`` time at 10,000 rows 1.43x with 50 % of the
-inputs live, 1.16x at 70 %, 1.05x at 79 %, 0.95x at 91 %, 0.89x at 95 %."""
+columns hold zeros. Measured by the same run (a 784-300-100-10 net):
+full-input / gathered ``predict_proba`` time at 10,000 rows 1.40x with 50 %
+of the inputs live, 1.09x at 70 %, 1.08x at 79 %, 0.92x at 91 %, 0.87x at
+95 %."""
 
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR
-matrix and smaller blocks by its dense (gathered, padded) copy. ``python
-benchmarks/inference_speed.py --rules`` (1 torch thread, busy machine), a
-784x304 layer: dense / CSR time 1.64x at 16 rows and 5 % kept weights,
-3.01x at 2 %, 1.07x and 1.24x at 4,096 rows; ``--crossover``: at one row
-CSR lost on every layer but 784x300 at 2 %."""
+matrix and smaller blocks by its dense (gathered, padded) copy. Measured by
+the same run, a 784x304 layer: dense / CSR time 0.99x at one row and 5 %
+kept weights, 0.86x at 4 rows, 1.89x at 16 rows, 0.97x at 4,096 rows; at
+2 % kept 1.23x, 1.13x, 2.43x, 1.42x."""
 
 CSR_STORAGE_DENSITY = 0.8
 """A pickled compact model stores a masked layer with fewer kept weights than
