@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from numbers import Integral, Real
 
@@ -120,7 +121,7 @@ def _scoring_threads(net, n_rows):
     The MLP's ``n_threads`` rule, with the scoring work (rows times weights:
     the scorers take all rows in one product) in place of a batch's.
     """
-    n_weights = sum(np.size(c) for c in net.coefs_)
+    n_weights = sum(math.prod(c.shape) for c in network_params(net)["coefs"])
     n_threads = getattr(net, "n_threads", None)
     return torch_threads(resolve_threads(n_threads, n_rows * n_weights))
 
