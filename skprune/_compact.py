@@ -234,6 +234,9 @@ class CompactMLPModule(MLPModule):
             return super().forward(X)
         return self.predict_prepared(self.plan().prepare(X))
 
+    def __getstate__(self):  # the plan is a cache: rebuilt after loading
+        return {**self.__dict__, "_plan_cache": None}
+
     def plan(self):
         """The :class:`PredictionPlan` of the current weights (cached)."""
         tensors = [t for layer in self.layers for t in (layer.weight, layer.bias)]

@@ -342,3 +342,15 @@ def test_gathered_input_still_rejects_nan_in_dead_columns(digits, value):
     bad[3, columns[0]] = 1e300  # a live column beyond float32's range
     with pytest.raises(ValueError, match=re.escape("beyond float32's range")):
         small.predict_proba(bad)
+
+
+def test_the_plan_is_not_pickled_with_the_module(digits):
+    X, y = digits
+    module = compact(pruned(X, y, ratio=0.9), sparse=True).net_.module_
+    size = len(pickle.dumps(module))
+    module.plan()
+    assert len(pickle.dumps(module)) == size
+    loaded = pickle.loads(pickle.dumps(module))
+    x = torch.as_tensor(X, dtype=torch.float32)
+    with torch.no_grad():
+        np.testing.assert_array_equal(loaded(x).numpy(), module(x).numpy())
