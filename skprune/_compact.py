@@ -478,7 +478,10 @@ def compact(estimator, *, sparse="auto"):
     Hidden neurons with no kept incoming weight are folded into the next
     layer's biases (they output the constant ``σ(b_i)``), neurons with no
     kept outgoing weight are removed, until nothing changes. Each layer is
-    then kept dense or stored sparse. The result is an MLP of the same class
+    then kept dense or stored sparse. The compact model predicts through a
+    plan of its weights: the live input columns only (when at most
+    :data:`GATHER_MAX_SHARE` of them are live), hidden widths zero-padded to
+    multiples of :data:`PAD_UNITS`, sparse layers as CSR. The result is an MLP of the same class
     that predicts the same (to float32 rounding), takes the same
     ``n_features_in_`` columns, pickles and clones, and trains on with its
     remaining masks held (``partial_fit``, ``warm_start``). Its
