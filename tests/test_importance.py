@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
@@ -596,6 +597,10 @@ def test_importance_math_does_not_import_skorch():
 
 ON_DEVICE_ROWS = 60
 
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
+
 
 def _score_on_device(method, est, X, y, batch_size):
     """What ``method`` returns for ``est`` on ``X`` in blocks of ``batch_size``."""
@@ -607,35 +612,48 @@ def _score_on_device(method, est, X, y, batch_size):
 
 
 def _weight_shaped_results(output, shapes):
-    arrays = (
-        [a for part in output for a in part] if isinstance(output, tuple) else output
-    )
-    return sum(np.shape(a) in shapes for a in arrays)
+    return sum(np.shape(a) in shapes for a in _flat(output))
 
 
+def _twin_on(est, X, y, device):
+    """``est`` itself on the CPU, else a copy fitted on ``device`` with its
+    very parameters."""
+    if device == "cpu":
+        return est
+    twin = clone(est).set_params(device=device).fit(X, y)
+    twin.net_.module_.load_state_dict(est.net_.module_.state_dict())
+    return twin
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 @pytest.mark.parametrize(
     "method",
     [*(m for m in METHODS if m != "fully_connected"), "neuron_compensated"],
 )
-def test_scoring_copies_no_rows_or_weights_off_the_model_device(method, transfers):
-    """Scoring a CPU model: what a GPU run would pay for is not done.
+def test_scoring_copies_no_rows_or_weights_off_the_model_device(
+    method, device, transfers
+):
+    """Scoring a model: what a GPU run would pay for is not done.
 
     The rows land on the model's device once per block (every conversion of
     host rows names that device), the weights are never read on the host or
     rebuilt from host copies, nothing moves to another device, and the host
-    reads are the results' alone: the same with 1 block as with 5.
+    reads are the results' alone: the same with 1 block as with 5. On a
+    GPU the scores also equal the CPU's (float32 rounding).
     """
-    est, X, y = fitted("multiclass", "prelu", hidden=(7, 6))
+    cpu_est, X, y = fitted("multiclass", "prelu", hidden=(7, 6))
+    est = _twin_on(cpu_est, X, y, device)
     X, y = X[:ON_DEVICE_ROWS], y[:ON_DEVICE_ROWS]
     shapes = {s for c in est.coefs_ for s in (c.shape, c.T.shape)}
-    device = network_params(est)["coefs"][0].device
+    model_device = network_params(est)["coefs"][0].device
+    assert model_device.type == device
     reads = {}
     for n_blocks in (1, 5):
         batch_size = ON_DEVICE_ROWS // n_blocks
         with transfers:
             output = _score_on_device(method, est, X, y, batch_size)
         rows = (ON_DEVICE_ROWS, batch_size)
-        transfers.assert_on_device(device, rows, shapes)
+        transfers.assert_on_device(model_device, rows, shapes)
         row_uploads = transfers.row_shaped(transfers.uploads, rows)
         assert len(row_uploads) >= n_blocks or method in ("magnitude", "random")
         assert [u for u in transfers.uploads if u[1] in shapes] == []
@@ -645,3 +663,10 @@ def test_scoring_copies_no_rows_or_weights_off_the_model_device(method, transfer
         assert sum(r[0] == "numpy" for r in weight_reads) == n_results
         reads[n_blocks] = sorted(map(str, transfers.reads))
     assert reads[1] == reads[5]
+    expected = _score_on_device(method, cpu_est, X, y, ON_DEVICE_ROWS)
+    assert_layers_close(_flat(output), _flat(expected))
+
+
+def _flat(output):
+    """The arrays of a scorer's output, importances then compensations."""
+    return [a for part in output for a in part] if isinstance(output, tuple) else output
