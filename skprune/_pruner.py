@@ -32,6 +32,7 @@ from ._torch.threads import resolve_threads, torch_threads
 from ._validation import numeric_input
 from .compensation import least_squares_refit
 from .importance import (
+    BATCH_SIZE,
     METHOD_NAMES,
     call_scorer,
     check_scorer_output,
@@ -118,12 +119,15 @@ def score_weights(dense, X, y, *, method, max_samples=None, random_state=None):
 def _scoring_threads(net, n_rows):
     """Context: torch threads for scoring ``n_rows`` rows of ``net``.
 
-    The MLP's ``n_threads`` rule, with the scoring work (rows times weights:
-    the scorers take all rows in one product) in place of a batch's.
+    The MLP's ``n_threads`` rule, with the scoring work (a block of up to
+    :data:`~skprune.importance.BATCH_SIZE` rows times the weights) in place
+    of a training batch's. The weights are counted from the parameters'
+    shapes where they are, so a model on a GPU is not copied to count them.
     """
     n_weights = sum(math.prod(c.shape) for c in network_params(net)["coefs"])
+    rows = min(n_rows, BATCH_SIZE)
     n_threads = getattr(net, "n_threads", None)
-    return torch_threads(resolve_threads(n_threads, n_rows * n_weights))
+    return torch_threads(resolve_threads(n_threads, rows * n_weights))
 
 
 def n_weights_of(layer_units):
