@@ -597,6 +597,8 @@ class _BaseMLP(BaseEstimator):
         # Releases up to 0.1.0 kept the fitted widths under a private name.
         if "_layer_sizes" in state:
             state["hidden_layer_sizes_"] = state.pop("_layer_sizes")
+        # Releases before n_threads existed ran on torch's setting as it was.
+        state.setdefault("n_threads", None)
         super().__setstate__(state)
 
     @property

@@ -158,3 +158,14 @@ def test_grid_search_fits_use_their_share_of_the_cores():
     search.fit(X, y)
     allowed = search.cv_results_["mean_test_score"]
     assert allowed.max() <= max(1, available_cores() // 2), allowed
+
+
+def test_a_model_pickled_before_n_threads_existed_predicts():
+    X, y = np.random.RandomState(0).normal(size=(20, 3)), np.arange(20) % 2
+    clf = MLPClassifier((4,), max_iter=2).fit(X, y)
+    state = clf.__getstate__()
+    del state["n_threads"]
+    old = MLPClassifier.__new__(MLPClassifier)
+    old.__setstate__(state)
+    assert old.n_threads is None
+    np.testing.assert_array_equal(old.predict(X), clf.predict(X))
