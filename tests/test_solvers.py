@@ -277,7 +277,7 @@ def test_fits_step_through_the_fused_kernels(solver, monkeypatch):
     if not supported or not versions.FAST_OPTIMIZER_STEP:
         pytest.skip("no fused CPU kernels in this torch")
     calls = []
-    cls = torch.optim.Adam if solver == "adam" else torch.optim.SGD
+    cls = torch.optim.Adam if solver == "adam" else SklearnSGD  # the classes fits use
     step = cls.step
     monkeypatch.setattr(cls, "step", lambda self, *a: calls.append(1) or step(self, *a))
     X, y = np.random.RandomState(0).normal(size=(40, 3)), np.arange(40) % 2
