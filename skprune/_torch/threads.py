@@ -27,15 +27,15 @@ from contextlib import contextmanager
 
 import torch
 
-SMALL_WORK = 5_000_000_000
+SMALL_WORK = 25_000_000
 """Multiply-adds per torch call below which one thread is used.
 
-From ``benchmarks/thread_rule.py`` on a 2-core machine under load (fit time
-on 1 and 2 threads, minimum of 5 interleaved repeats): one thread was
-faster for every net up to 3.6e9 multiply-adds per batch (784-1000-1000-10,
-batch 2000: 1.23x), two threads only at 1.1e10 (784-2000-2000-10, batch
-2000: 0.91x); the threshold lies between. On a quiet machine with more
-cores the crossover is expected lower (see the README's section on threads).
+From ``benchmarks/thread_rule.py`` on a 2-core machine (fit time on 1 and 2
+threads, minimum of 5 interleaved repeats). Nearly quiet, two threads paid
+in both runs from 5.3e7 multiply-adds per batch on (784-300-100-10, batch
+200: 0.67x and 0.70x); below, the gain was mixed (0.80x to 1.14x at 5.3e6
+and 1.1e7). Under heavy load from other programs one thread was faster at
+every size up to 3.6e9. The threshold lies between 1.1e7 and 5.3e7.
 """
 
 
