@@ -110,6 +110,12 @@ def test_defaults():
     assert args.ratios == cli.DEFAULT_RATIOS
     assert args.download is False
     assert args.architecture is None and args.seeds is None and args.n_seeds is None
+    assert args.threads is None  # the library's thread rule
+
+
+def test_threads_option():
+    args = cli.build_parser().parse_args(["compare", "--threads", "3"])
+    assert args.threads == 3  # compare_methods(threads=3): the MLPs' n_threads
 
 
 def test_no_command_is_an_error(capsys):

@@ -179,3 +179,16 @@ def test_public_modules_are_attributes():
     assert skprune.experiments.compare_methods is compare_methods
     assert skprune.report.RESULT_COLUMNS is RESULT_COLUMNS
     assert skprune.datasets.load_digits_split is load_digits_split
+
+
+def test_threads_become_the_estimators_n_threads(data, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        "skprune.experiments._seed_rows",
+        lambda estimator, *args, **kwargs: seen.append(estimator.n_threads) or [],
+    )
+    estimator = make_estimator("classification", (4,), epochs=1)
+    compare_methods(estimator, data, seeds=[0], threads=2)
+    compare_methods(estimator, data, seeds=[0])
+    assert seen == [2, None]  # the library's rule unless set
+    assert estimator.n_threads is None  # a clone was changed, not the argument
