@@ -978,7 +978,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         the share (joblib's loky workers get ``cpu_count() // n_jobs``, a
         dask nanny's workers 1, threadpoolctl's ``threadpool_limits`` and
         ``torch.set_num_threads`` count too); and it uses one thread when a
-        torch call does less than 2.5e7 multiply-adds (rows per call, e.g.
+        torch call does less than 3e6 multiply-adds (rows per call, e.g.
         ``batch_size``, times the net's weights), below which
         ``benchmarks/thread_rule.py`` found a second thread slower. An int
         fixes the count.

@@ -27,15 +27,16 @@ from contextlib import contextmanager
 
 import torch
 
-SMALL_WORK = 25_000_000
+SMALL_WORK = 3_000_000
 """Multiply-adds per torch call below which one thread is used.
 
-From ``benchmarks/thread_rule.py`` on a 2-core machine (fit time on 1 and 2
-threads, minimum of 5 interleaved repeats). Nearly quiet, two threads paid
-in both runs from 5.3e7 multiply-adds per batch on (784-300-100-10, batch
-200: 0.67x and 0.70x); below, the gain was mixed (0.80x to 1.14x at 5.3e6
-and 1.1e7). Under heavy load from other programs one thread was faster at
-every size up to 3.6e9. The threshold lies between 1.1e7 and 5.3e7.
+From three runs of ``benchmarks/thread_rule.py --repeat 5`` on a quiet
+2-core machine (fit time on 1 and 2 threads, minimum of 5 interleaved
+repeats): two threads against one took 1.00-1.16x at 1.5e6 multiply-adds
+per batch (load_digits, 64-100-10, batch 200), 0.91-0.92x at 5.3e6
+(784-32-32-10, batch 200), 0.82-0.84x at 1.1e7 and 0.54-0.67x from 5.3e7
+to 1.1e10. The threshold lies between 1.5e6 and 5.3e6. Under heavy load
+from other programs one thread was faster at every size up to 3.6e9.
 """
 
 
