@@ -43,7 +43,13 @@ def _medians(functions, repeats):
 def report(name, dense, pruner, X_test, y_test, repeats):
     small = compact(pruner)
     model = to_onnx(small).SerializeToString()
-    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    # onnxruntime's threads spin after a run by default and would slow down
+    # whichever model is timed next; without spinning they yield the cores.
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(
+        model, options, providers=["CPUExecutionProvider"]
+    )
     X32 = X_test.astype(np.float32)
 
     def onnx_proba():
