@@ -873,7 +873,9 @@ def _forward(net, X, dtype=None, check=None):
         module.eval()
     converts = columns is not None or X.dtype != np.float32
     if converts:  # one float32 block, reused: padding columns stay zero
-        buffer = np.zeros((min(len(X), PREDICT_BATCH_SIZE), width), np.float32)
+        buffer = np.empty((min(len(X), PREDICT_BATCH_SIZE), width), np.float32)
+        if columns is not None:  # the converted rows fill the other columns
+            buffer[:, len(columns) :] = 0.0
     with torch.no_grad():
         for start in range(0, X.shape[0], PREDICT_BATCH_SIZE):
             rows = X[start : start + PREDICT_BATCH_SIZE]
