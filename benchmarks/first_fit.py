@@ -19,17 +19,11 @@ import numpy as np
 from _common import machine, mnist
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SklearnMLP
+from train_speed import SETTINGS as TRAIN_SPEED_SETTINGS
 
 from skprune import MLPClassifier
 
-SETTINGS = dict(
-    hidden_layer_sizes=(64, 64),
-    batch_size=200,
-    max_iter=3,
-    tol=0.0,
-    random_state=0,
-    solver="sgd",
-)
+SETTINGS = dict(TRAIN_SPEED_SETTINGS, solver="sgd")
 
 
 def main(argv=None):
