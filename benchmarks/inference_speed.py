@@ -10,7 +10,8 @@ the script prints, dense / compact:
 
 - ``products``: the layer products alone, each as the model computes it
   when predicting (dense ``addmm`` over the padded widths of its prediction
-  plan, or a sparse product), median of repeats;
+  plan, or a sparse product), median of repeats (a repeat runs a fast
+  call several times, at least 20 ms in all, and takes the mean);
 - ``predict``: the whole ``predict_proba`` (validation and conversion of the
   input included), median of repeats;
 - ``pickle``: the compact model's pickle size over the dense reference's.
@@ -20,7 +21,8 @@ The two models are timed in alternation, so both see the same machine load.
 products over densities, the measurement behind ``sparse="auto"``;
 ``--rules`` prints the measurements behind the prediction plan's rules
 (``PAD_UNITS``, ``GATHER_MAX_SHARE``, ``SPARSE_MIN_ROWS`` in
-``skprune/_compact.py``).
+``skprune/_compact.py``) and the input conversion's (``TORCH_CONVERT_BYTES``
+in ``skprune/_mlp.py``).
 
     python benchmarks/inference_speed.py [--repeats 15] [--crossover | --rules]
 
@@ -39,23 +41,33 @@ import torch
 from _common import machine, mnist
 from sklearn.frozen import FrozenEstimator
 
-from skprune import CompensatedPruner, MLPClassifier, _compact, compact
+from skprune import CompensatedPruner, MLPClassifier, _compact, _mlp, compact
 from skprune._compact import CompactMLPModule, _csr_of
+from skprune._torch.threads import resolve_threads, torch_threads
 
 NETS = {"784-300-100-10": (300, 100), "784-64-64-10": (64, 64)}
 RATIOS = [0.8, 0.9, 0.95, 0.98]
 BATCHES = [1, 32, 10_000]
 
 
+# Each timed sample runs a callable this long at least (several calls of a
+# fast one), so that one-row predictions are not single ~100 us readings.
+MIN_SAMPLE_SECONDS = 0.02
+
+
 def _median_pair(first, second, repeats):
-    """Median seconds of two callables timed in alternation."""
+    """Median seconds per call of two callables timed in alternation."""
     times = ([], [])
     first(), second()  # warm-up: caches, sparse copies, thread pools
+    start = time.perf_counter()
+    first(), second()
+    calls = max(1, int(MIN_SAMPLE_SECONDS / (time.perf_counter() - start)))
     for _ in range(repeats):
         for fn, out in zip((first, second), times):
             start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
+            for _ in range(calls):
+                fn()
+            out.append((time.perf_counter() - start) / calls)
     return statistics.median(times[0]), statistics.median(times[1])
 
 
@@ -169,6 +181,7 @@ def crossover(args):
 PADDED_WIDTHS = [(300, 100), (287, 92), (273, 92), (175, 91), (59, 91), (59, 56)]
 LIVE_SHARES = (0.5, 0.7, 0.8, 0.9, 0.95)
 SPARSE_ROWS = (1, 4, 16, 64, 256, 1024, 4096)
+CONVERT_ROWS = (32, 128, 256, 512, 1024, 4096)
 
 
 def _plans(module, name, values):
@@ -284,9 +297,47 @@ def sparse_rows_rule(args, rng):
         )
 
 
+def _converter(rows, threshold, columns):
+    """Prediction's conversion of ``rows`` under ``TORCH_CONVERT_BYTES = threshold``."""
+    width = rows.shape[1] if columns is None else len(columns)
+    out = np.empty((len(rows), width), np.float32)
+
+    def run():
+        saved = _mlp.TORCH_CONVERT_BYTES
+        _mlp.TORCH_CONVERT_BYTES = threshold
+        try:
+            _mlp._float32_rows(rows, _mlp._no_check, columns, out)
+        finally:
+            _mlp.TORCH_CONVERT_BYTES = saved
+
+    return run
+
+
+def convert_rule(args, data):
+    """numpy / torch time of converting and checking float64 MNIST rows, on the
+    threads ``predict_proba`` of 784-300-100-10 uses for that many rows."""
+    X_test = data[2]
+    header = " | ".join(f"{r} rows" for r in CONVERT_ROWS)
+    print(f"\n| columns (TORCH_CONVERT_BYTES) | {header} |")
+    print("|---" * (1 + len(CONVERT_ROWS)) + "|")
+    weights = 784 * 300 + 300 * 100 + 100 * 10
+    four_in_five = np.setdiff1d(np.arange(784), np.arange(0, 784, 5))
+    for name, columns in (("all 784", None), ("gather 627", four_in_five)):
+        ratios = []
+        for n in CONVERT_ROWS:
+            rows = np.ascontiguousarray(X_test[:n], dtype=np.float64)
+            numpy_way = _converter(rows, np.iinfo(np.int64).max, columns)
+            torch_way = _converter(rows, 0, columns)
+            with torch_threads(resolve_threads(None, n * weights)):
+                ratios.append(_ratio(numpy_way, torch_way, args.repeats))
+        print(f"| {name} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
+
+
 def rules(args, data):
-    """The measurements behind PAD_UNITS, GATHER_MAX_SHARE and SPARSE_MIN_ROWS."""
+    """The measurements behind PAD_UNITS, GATHER_MAX_SHARE, SPARSE_MIN_ROWS and
+    TORCH_CONVERT_BYTES (``skprune._mlp``)."""
     rng = np.random.default_rng(0)
+    convert_rule(args, data)
     padding_rule(args, rng)
     gather_rule(args, data, rng)
     sparse_rows_rule(args, rng)
@@ -315,7 +366,8 @@ def main(argv=None):
         return rules(args, (X, y, X_test))
     print(
         f"ratios dense / compact (> 1: compact faster or smaller); "
-        f"medians of {args.repeats} alternating repeats"
+        f"medians of {args.repeats} alternating repeats of >= "
+        f"{MIN_SAMPLE_SECONDS * 1e3:.0f} ms each"
     )
     for name in args.nets:
         run_net(name, NETS[name], (X, y, X_test), args)

@@ -116,3 +116,14 @@ def transfers(monkeypatch):
     for name in UPLOADS:
         monkeypatch.setattr(torch, name, upload(name, getattr(torch, name)))
     return log
+
+
+@pytest.fixture(params=["numpy", "torch"])
+def converter(request, monkeypatch):
+    """Prediction input converted by numpy's cache-sized blocks or by torch
+    (which large inputs take), whatever the input's size."""
+    from skprune import _mlp
+
+    threshold = 0 if request.param == "torch" else np.iinfo(np.int64).max
+    monkeypatch.setattr(_mlp, "TORCH_CONVERT_BYTES", threshold)
+    return request.param

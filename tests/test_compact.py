@@ -257,7 +257,9 @@ def _live_share(small):
 
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_gathered_input_predicts_as_the_full_input(digits, monkeypatch, sparse, dtype):
+def test_gathered_input_predicts_as_the_full_input(
+    digits, monkeypatch, sparse, dtype, converter
+):
     X, y = digits
     pruner = pruned(X, y, ratio=0.9)
     X = X.astype(dtype)
@@ -327,7 +329,7 @@ def test_sparse_layer_uses_csr_from_its_row_threshold(digits):
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_gathered_input_still_rejects_nan_in_dead_columns(digits, value):
+def test_gathered_input_still_rejects_nan_in_dead_columns(digits, value, converter):
     X, y = digits
     small = compact(pruned(X, y, ratio=0.9))
     columns, _ = small.net_.module_.prediction_input()

@@ -472,7 +472,7 @@ def test_pruning_contract(small):
 )
 @pytest.mark.parametrize("kind", ["float64", "float32", "csr"])
 def test_predict_rejects_nan_and_inf_in_any_block(
-    small, monkeypatch, kind, value, message
+    small, monkeypatch, kind, value, message, converter
 ):
     """Prediction input is checked block by block: a bad value in the last
     block is found, with scikit-learn's error."""
@@ -489,7 +489,9 @@ def test_predict_rejects_nan_and_inf_in_any_block(
             method(bad)
 
 
-def test_blockwise_conversion_does_not_change_predictions(small, monkeypatch):
+def test_blockwise_conversion_does_not_change_predictions(
+    small, monkeypatch, converter
+):
     """Probabilities are the softmax of the float32 network's output, however
     the input is cut into blocks (scipy's softmax as the reference)."""
     X, y = train_test_split(*small, random_state=0)[::2]
@@ -504,7 +506,9 @@ def test_blockwise_conversion_does_not_change_predictions(small, monkeypatch):
 
 
 @pytest.mark.parametrize("rows", [slice(None), slice(-1, None)])
-def test_predict_rejects_finite_values_beyond_float32(small, monkeypatch, rows):
+def test_predict_rejects_finite_values_beyond_float32(
+    small, monkeypatch, rows, converter
+):
     """A finite float64 value too large for float32 would become inf in the
     network's float32 input and give NaN probabilities: an error instead."""
     X, y = small
