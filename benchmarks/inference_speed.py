@@ -20,7 +20,7 @@ The two models are timed in alternation, so both see the same machine load.
 ``--crossover`` instead prints the dense / sparse time ratio of single layer
 products over densities, the measurement behind ``sparse="auto"``;
 ``--rules`` prints the measurements behind the prediction plan's rules
-(``PAD_UNITS``, ``GATHER_MAX_SHARE``, ``SPARSE_MIN_ROWS`` in
+(``PAD_UNITS``, ``GATHER_MAX_SHARE``, ``SPARSE_MIN_ROWS``, ``SPARSE_CHUNK_ROWS`` in
 ``skprune/_compact.py``) and the input conversion's (``TORCH_CONVERT_BYTES``
 in ``skprune/_mlp.py``).
 
@@ -149,16 +149,24 @@ def run_net(name, widths, data, args):
 DENSITIES = (0.3, 0.2, 0.1, 0.05, 0.02)
 
 
-def _layer_ratio(n_in, n_out, batch, density, repeats, rng):
-    """Dense / sparse time of one layer product with ``density`` kept weights."""
+def _layer_ratio(n_in, n_out, batch, density, repeats, rng, chunk=None):
+    """Dense / sparse time of one layer product with ``density`` kept weights,
+    the CSR product by chunks of ``chunk`` rows (one piece when None)."""
     x = torch.from_numpy(rng.random((batch, n_in), dtype=np.float32))
     keep = torch.from_numpy(rng.random((n_out, n_in)) < density)
     weight, bias = torch.randn(n_out, n_in) * keep, torch.randn(n_out)
     csr = _csr_of(weight, keep)
+
+    def sparse():
+        saved = _compact.SPARSE_CHUNK_ROWS
+        _compact.SPARSE_CHUNK_ROWS = chunk or batch
+        try:
+            _compact._csr_product(csr, x.numpy(), bias)
+        finally:
+            _compact.SPARSE_CHUNK_ROWS = saved
+
     dense_t, sparse_t = _median_pair(
-        lambda: torch.addmm(bias, x, weight.T),
-        lambda: torch.from_numpy(csr @ x.numpy().T).T + bias,
-        repeats,
+        lambda: torch.addmm(bias, x, weight.T), sparse, repeats
     )
     return dense_t / sparse_t
 
@@ -180,7 +188,7 @@ def crossover(args):
 
 PADDED_WIDTHS = [(300, 100), (287, 92), (273, 92), (175, 91), (59, 91), (59, 56)]
 LIVE_SHARES = (0.5, 0.7, 0.8, 0.9, 0.95)
-SPARSE_ROWS = (1, 4, 16, 64, 256, 1024, 4096)
+SPARSE_ROWS = (1, 4, 16, 64, 256, 1024, 2048, 4096, 10_000)
 CONVERT_ROWS = (32, 128, 256, 512, 1024, 4096)
 
 
@@ -281,20 +289,22 @@ def gather_rule(args, data, rng):
 
 
 def sparse_rows_rule(args, rng):
-    """Dense / CSR time of one 784x304 layer product over row counts."""
-    print(
-        "\n| rows (SPARSE_MIN_ROWS) | "
-        + " | ".join(f"{d:.0%}" for d in DENSITIES)
-        + " |"
-    )
-    print("|---" * (1 + len(DENSITIES)) + "|")
+    """Dense / CSR time of one 784x304 layer product over row counts, the CSR
+    product in one piece and by chunks of SPARSE_CHUNK_ROWS rows."""
+    chunk = _compact.SPARSE_CHUNK_ROWS
+    header = " | ".join(f"{d:.0%}" for d in DENSITIES)
+    print(f"\n| rows (SPARSE_MIN_ROWS, SPARSE_CHUNK_ROWS) | CSR | {header} |")
+    print("|---" * (2 + len(DENSITIES)) + "|")
     for batch in SPARSE_ROWS:
-        ratios = [
-            _layer_ratio(784, 304, batch, d, args.repeats, rng) for d in DENSITIES
-        ]
-        print(
-            f"| {batch} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |", flush=True
-        )
+        for label, size in (("whole", None), (f"by {chunk}", chunk)):
+            if size is not None and batch <= size:
+                continue
+            ratios = [
+                _layer_ratio(784, 304, batch, d, args.repeats, rng, size)
+                for d in DENSITIES
+            ]
+            cells = " | ".join(f"{r:.2f}" for r in ratios)
+            print(f"| {batch} | {label} | {cells} |", flush=True)
 
 
 def _converter(rows, threshold, columns):
@@ -334,8 +344,8 @@ def convert_rule(args, data):
 
 
 def rules(args, data):
-    """The measurements behind PAD_UNITS, GATHER_MAX_SHARE, SPARSE_MIN_ROWS and
-    TORCH_CONVERT_BYTES (``skprune._mlp``)."""
+    """The measurements behind PAD_UNITS, GATHER_MAX_SHARE, SPARSE_MIN_ROWS,
+    SPARSE_CHUNK_ROWS and TORCH_CONVERT_BYTES (``skprune._mlp``)."""
     rng = np.random.default_rng(0)
     convert_rule(args, data)
     padding_rule(args, rng)

@@ -328,6 +328,21 @@ def test_sparse_layer_uses_csr_from_its_row_threshold(digits):
             np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 10_000])
+def test_csr_product_by_chunks_of_rows(digits, monkeypatch, chunk):
+    X, y = digits
+    small = compact(pruned(X, y, ratio=0.9), sparse=True)
+    plan = small.net_.module_.plan()
+    monkeypatch.setattr(_compact, "SPARSE_CHUNK_ROWS", chunk)
+    rows = torch.from_numpy(
+        np.random.default_rng(0).random((50, plan.widths[0]), dtype=np.float32)
+    )
+    expected = torch.nn.functional.linear(rows, plan.weights[0], plan.biases[0])
+    with torch.no_grad():
+        out = plan.product(0, rows)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_gathered_input_still_rejects_nan_in_dead_columns(digits, value, converter):
     X, y = digits
