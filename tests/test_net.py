@@ -3,6 +3,7 @@ its copies."""
 
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -12,12 +13,13 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from skprune import MLPClassifier, MLPRegressor
+from skprune._torch import net as net_module
 from skprune._torch import versions
 from skprune._torch.activations import ACTIVATIONS
 from skprune._torch.data import BatchIterator
 from skprune._torch.losses import PerSampleLoss, forward_backward
 from skprune._torch.module import MLPModule
-from skprune._torch.net import MLPNet
+from skprune._torch.net import DeferredLosses, MLPNet
 from skprune._torch.serialization import (
     CPU_TORCH_STATE,
     dump_cpu_storages,
@@ -306,3 +308,126 @@ def test_skorchs_own_pickling_where_untested(fitted_clf, monkeypatch):
 )
 def test_version_ranges(check, version, expected):
     assert check(version) is expected
+
+
+# ------------------------------------------------- losses read back per epoch
+
+
+class _ListensPerBatch(Callback):
+    """Does nothing, but on every batch: the net must run skorch's loop."""
+
+    def on_batch_end(self, net, **kwargs):
+        pass
+
+
+class _ChecksBatchRows(Callback):
+    """Checks, at each batch's end, the history row skorch has just written."""
+
+    def initialize(self):
+        self.seen = []
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        row = net.history[-1]["batches"][-1]
+        key = "train" if training else "valid"
+        assert row[f"{key}_loss"] == loss.item()
+        assert row[f"{key}_batch_size"] == len(batch[0])
+        self.seen.append((training, row[f"{key}_loss"]))
+
+
+def _history_without_timings(net):
+    return [{k: v for k, v in row.items() if k != "dur"} for row in net.history]
+
+
+def _small_fit(callbacks=None, batch_size=32, sample_weight=False, **params):
+    rng = np.random.RandomState(0)
+    X = rng.randn(150, 5)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    weights = rng.uniform(0.2, 2.0, len(X)) if sample_weight else None
+    clf = MLPClassifier(
+        (6,),
+        batch_size=batch_size,
+        max_iter=4,
+        tol=0.0,
+        n_iter_no_change=100,
+        random_state=0,
+        callbacks=callbacks,
+        **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("sample_weight", [False, True])
+def test_losses_read_per_epoch_give_skorchs_history(
+    solver, early_stopping, sample_weight
+):
+    settings = dict(
+        solver=solver, early_stopping=early_stopping, sample_weight=sample_weight
+    )
+    deferred = _small_fit(**settings)
+    per_batch = _small_fit(callbacks=[("listens", _ListensPerBatch())], **settings)
+    assert not deferred.net_._listens_to_batches()
+    assert per_batch.net_._listens_to_batches()
+    assert _history_without_timings(deferred.net_) == _history_without_timings(
+        per_batch.net_
+    )
+    assert deferred.loss_curve_ == per_batch.loss_curve_
+    assert deferred.n_iter_ == per_batch.n_iter_
+    assert deferred.validation_scores_ == per_batch.validation_scores_
+    for ours, theirs in zip(
+        deferred.coefs_ + deferred.intercepts_, per_batch.coefs_ + per_batch.intercepts_
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_losses_are_read_back_once_per_epoch(transfers, early_stopping):
+    reads = {}
+    for batch_size in (75, 15):  # 2 and 10 batches per epoch
+        with transfers:
+            _small_fit(batch_size=batch_size, early_stopping=early_stopping)
+        losses = [r for r in transfers.reads if r[0] in ("item", "tolist")]
+        n_batches = {75: 2, 15: 10}[batch_size] - early_stopping  # 135 rows left
+        train = [r for r in losses if r[1] == (n_batches,)]
+        assert len(train) == 4  # one read of all the batch losses per epoch
+        # The validation loss (one batch) is one read per epoch too.
+        assert len(losses) == 4 + 4 * early_stopping
+        reads[batch_size] = len(transfers.reads)
+    assert reads[75] == reads[15]  # nothing else is read per batch
+
+
+def test_a_batch_listener_gets_skorchs_loop(transfers):
+    checks = _ChecksBatchRows()
+    with transfers:
+        _small_fit(callbacks=[("checks", checks)], batch_size=15, early_stopping=True)
+    # Every batch's loss was in the history when its on_batch_end ran.
+    assert [t for t, _ in checks.seen] == ([True] * 9 + [False]) * 4
+    assert len([r for r in transfers.reads if r[0] == "item"]) >= 4 * 10
+
+
+@pytest.mark.parametrize("name", ["on_batch_begin", "on_batch_end", "on_grad_computed"])
+def test_any_per_batch_hook_turns_the_deferred_read_off(name):
+    listener = type("Listener", (Callback,), {name: lambda self, net, **kw: None})
+    net = _small_fit(callbacks=[("listener", listener())]).net_
+    assert net._listens_to_batches()
+    assert not _small_fit().net_._listens_to_batches()
+
+
+def test_deferred_losses_in_chunks_and_of_mixed_types(monkeypatch):
+    monkeypatch.setattr(net_module, "LOSS_CHUNK", 3)
+    values = [torch.tensor(v / 7) for v in range(8)]
+    losses = DeferredLosses()
+    for value in values:
+        losses.append(value)
+    assert losses.read() == [v.item() for v in values]
+    mixed = [torch.tensor(0.1), torch.tensor([0.2], dtype=torch.float64), 0.3]
+    losses = DeferredLosses()
+    for value in mixed[:2]:
+        losses.append(value)
+    assert losses.read() == [torch.tensor(0.1).item(), 0.2]
+    losses.append(torch.tensor(0.3, requires_grad=True) * 2)
+    assert losses.read()[-1] == pytest.approx(0.6)

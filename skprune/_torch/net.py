@@ -5,8 +5,10 @@ what an MLP on in-memory data needs: batches are slices of tensors built once
 per fit (no per-item ``Dataset`` access and collation), the gradients of
 skprune's own module and loss are computed by one explicit backward pass
 (:func:`~skprune._torch.losses.forward_backward`, no autograd graph), the
-optimizer step takes no closure, and the Adam step is fused where torch
-offers it. Callbacks, history and ``net_params`` work as in any skorch net; a
+optimizer step takes no closure, the Adam step is fused where torch
+offers it, and the batch losses of an epoch are read back from the device
+once, at the end of the epoch, where no callback listens per batch.
+Callbacks, history and ``net_params`` work as in any skorch net; a
 module or criterion of the user's own is trained through autograd as usual.
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import get_len
 from skorch.utils import TeeGenerator
 from torch import nn
 
@@ -34,6 +37,11 @@ from .serialization import (
     on_cpu,
 )
 from .solvers import fused_step
+
+LOSS_CHUNK = 1024
+"""Batch losses kept on the device are stacked into one tensor per this many."""
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
 
 @functools.cache
@@ -127,6 +135,58 @@ class MLPNet(NeuralNet):
                 value = copy.deepcopy(value, memo)
             copied.__dict__[key] = value
         return copied
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One epoch of training or validation, its losses read back once.
+
+        skorch reads every batch's loss with ``.item()``: on a GPU, a copy to
+        the host and a wait for the device after each batch. Where nothing
+        listens per batch (:meth:`_listens_to_batches`), the losses stay on
+        the device and are read back together at the end of the epoch, then
+        recorded in the history as skorch records them (one ``batches`` row
+        per batch with ``{prefix}_loss`` and ``{prefix}_batch_size``, then
+        ``{prefix}_batch_count``). Otherwise skorch's own loop runs.
+        """
+        if iterator is None:
+            return
+        if self._listens_to_batches():
+            super().run_single_epoch(
+                iterator, training, prefix, step_fn=step_fn, **fit_params
+            )
+            return
+        losses, sizes = DeferredLosses(), []
+        try:
+            for batch in iterator:
+                losses.append(step_fn(batch, **fit_params)["loss"])
+                sizes.append(_batch_size(batch))
+        finally:  # an interrupted epoch keeps its finished batches, as skorch's
+            self._record_batches(prefix, losses.read(), sizes)
+        self.history.record(prefix + "_batch_count", len(sizes))
+
+    def _record_batches(self, prefix, losses, sizes):
+        """The history rows skorch's per-batch loop would have written."""
+        for loss, size in zip(losses, sizes):
+            self.history.new_batch()  # what skorch's on_batch_begin does
+            self.history.record_batch(prefix + "_loss", loss)
+            self.history.record_batch(prefix + "_batch_size", size)
+
+    def _listens_to_batches(self):
+        """Whether anything needs the history or the step during an epoch.
+
+        True when the net's or a callback's ``on_batch_begin``,
+        ``on_batch_end`` or ``on_grad_computed`` is not skorch's default
+        (which do nothing, apart from the net's ``on_batch_begin`` opening
+        the batch's history row), or on a skorch version the loop was not
+        tested with.
+        """
+        if not versions.FAST_TRAIN_STEP:
+            return True
+        defaults = [(self, NeuralNet)] + [(cb, Callback) for _, cb in self.callbacks_]
+        return any(
+            getattr(getattr(obj, name), "__func__", None) is not getattr(base, name)
+            for obj, base in defaults
+            for name in _BATCH_HOOKS
+        )
 
     def _set_training(self, training=True):
         # Switching modes walks every submodule; skip it when nothing changes.
@@ -242,3 +302,67 @@ class MLPNet(NeuralNet):
         torch._foreach_add_(
             [w.grad for w in weights], weights, alpha=self.alpha / total
         )
+
+
+class DeferredLosses:
+    """Batch losses left where they were computed, read back in one copy.
+
+    Every :data:`LOSS_CHUNK` losses are stacked into one tensor on their
+    device (no transfer), so an epoch of many batches holds a few tensors,
+    not one per batch. :meth:`read` returns Python floats equal to each
+    loss's ``.item()``; losses that are not one-element tensors of one
+    device and dtype are read one by one with ``.item()``, as skorch does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skprune._torch.net import DeferredLosses
+    >>> losses = DeferredLosses()
+    >>> for value in (0.5, 0.25):
+    ...     losses.append(torch.tensor(value))
+    >>> losses.read()
+    [0.5, 0.25]
+    """
+
+    def __init__(self):
+        self._chunks, self._pending = [], []
+
+    def append(self, loss):
+        """Keep ``loss`` (detached from any autograd graph) for :meth:`read`."""
+        self._pending.append(loss.detach() if isinstance(loss, torch.Tensor) else loss)
+        if len(self._pending) == LOSS_CHUNK:
+            self._chunks.append(_stacked(self._pending))
+            self._pending = []
+
+    def read(self):
+        """All losses so far as Python floats, in order."""
+        parts = self._chunks + ([_stacked(self._pending)] if self._pending else [])
+        if not parts:
+            return []
+        if _uniform(parts):
+            return torch.cat(parts).tolist()  # the one read of the epoch
+        values = []
+        for part in parts:
+            values.extend(
+                part.tolist() if _uniform([part]) else [v.item() for v in part]
+            )
+        return values
+
+
+def _batch_size(batch):
+    """The number of rows of a batch, as skorch's epoch loop counts them."""
+    return get_len(batch[0]) if isinstance(batch, tuple | list) else get_len(batch)
+
+
+def _uniform(values):
+    """Whether ``values`` are tensors of one device and one dtype."""
+    return all(isinstance(v, torch.Tensor) for v in values) and (
+        len({(v.device, v.dtype) for v in values}) == 1
+    )
+
+
+def _stacked(losses):
+    """One-element tensors of one device and dtype as one 1-D tensor, else the list."""
+    if _uniform(losses) and all(loss.numel() == 1 for loss in losses):
+        return torch.stack([loss.reshape(()) for loss in losses])
+    return losses
