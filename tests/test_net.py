@@ -397,6 +397,10 @@ def test_losses_are_read_back_once_per_epoch(transfers, early_stopping):
         # The validation loss (one batch) is one read per epoch too.
         assert len(losses) == 4 + 4 * early_stopping
         reads[batch_size] = len(transfers.reads)
+        # The training rows (X and the encoded y) land on the device once.
+        n_train = 150 - 15 * early_stopping
+        uploads = [u for u in transfers.uploads if u[1][:1] == (n_train,)]
+        assert [u[0] for u in uploads if len(u[1]) == 2] == ["as_tensor"] * 2
     assert reads[75] == reads[15]  # nothing else is read per batch
 
 

@@ -1,0 +1,56 @@
+"""Benchmark scripts that the test run keeps working (they print; timings
+are not asserted)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"),
+    ),
+]
+
+
+def _run(script, args, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    finally:
+        torch.set_num_threads(threads)
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gpu_speed_runs_end_to_end(device, monkeypatch, capsys):
+    out = _run("gpu_speed.py", ["--quick", "--device", device], monkeypatch, capsys)
+    rows = [line for line in out.splitlines() if line.startswith("| 784-")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| 784-300-100-10, batch 200",
+        "| 784-1024-1024-10, batch 2048",
+    ]
+    graph_cells = [row.split(" | ")[3] for row in rows]
+    if device == "cpu":
+        assert graph_cells == ["not available (no CUDA)"] * 2
+        assert "(not a GPU run: goals not assessed)" in out
+    else:
+        assert all("not available" not in cell for cell in graph_cells)
+    assert "compensated scoring, 2048 rows, 784-1024-1024-10:" in out
+    assert out.startswith("machine: ")
+
+
+def test_loss_readback_runs_end_to_end(monkeypatch, capsys):
+    out = _run("loss_readback.py", ["--repeat", "1"], monkeypatch, capsys)
+    rows = [line.split(" | ")[0] for line in out.splitlines()]
+    assert "| adam" in rows and "| sgd" in rows
