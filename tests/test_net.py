@@ -421,6 +421,12 @@ def test_any_per_batch_hook_turns_the_deferred_read_off(name):
     assert not _small_fit().net_._listens_to_batches()
 
 
+def test_skorchs_loop_where_untested(monkeypatch):
+    net = _small_fit().net_
+    monkeypatch.setattr(versions, "FAST_TRAIN_STEP", False)
+    assert net._listens_to_batches()
+
+
 def test_deferred_losses_in_chunks_and_of_mixed_types(monkeypatch):
     monkeypatch.setattr(net_module, "LOSS_CHUNK", 3)
     values = [torch.tensor(v / 7) for v in range(8)]

@@ -7,7 +7,10 @@ tensor storages (torch's ``TypedStorage`` internals) and the optimizer step
 of fused Adam and SGD (torch's ``_fused_adam_`` / ``_fused_sgd_`` kernels
 called directly, see :func:`~skprune._torch.solvers.fused_step`). Each runs only on the
 versions it was tested with; elsewhere the net falls back to skorch's own
-``train_step`` and pickling, slower but relying on nothing private.
+``train_step`` and pickling, slower but relying on nothing private. The
+net's epoch loop, which reads the batch losses back once per epoch, writes
+the history as skorch's ``run_single_epoch`` does; it runs on the skorch
+versions of the fast ``train_step`` (elsewhere skorch's own loop runs).
 """
 
 from __future__ import annotations
