@@ -7,7 +7,9 @@ measured), ``--epochs`` epochs of Adam (learning rate 1e-3, L2 ``alpha`` =
 the host arrays to the trained model, transfers included:
 
 (a) skprune's ``MLPClassifier(..., device=DEVICE, max_iter=EPOCHS, tol=0,
-    early_stopping=False, shuffle=True).fit(X, y)``;
+    early_stopping=False, shuffle=True).fit(X, y)``, and the same with a
+    callback that listens on every batch (the net then runs skorch's loop,
+    which reads each batch's loss back as the batch ends);
 (b) a plain torch loop: the data moved to the device once, a random
     permutation per epoch, one ``index_select``, forward, autograd backward
     and ``torch.optim.Adam`` step per batch, the losses read back once per
@@ -17,7 +19,10 @@ the host arrays to the trained model, transfers included:
     the short last batch of an epoch stepped eagerly): CUDA only.
 
 and (d) the time of :func:`skprune.importance.compensated` on the rows for the
-784-1024-1024-10 net fitted in (a). Each is run once to warm up, then
+784-1024-1024-10 net fitted in (a). On CUDA, the graph loop is first checked
+against the plain loop (same initial weights and batches, two epochs on a
+few thousand rows: the largest parameter difference is printed, with
+"MISMATCH" above 1e-4). Each loop is run once to warm up, then
 ``--repeat`` times in alternating order; the table gives minimum and median
 seconds, and the ratios of the minima ours / graph loop (goal on an
 H200-class GPU: <= 1.3 for both nets) and the scoring time (goal: <= 0.1 s).
@@ -37,6 +42,7 @@ import warnings
 import numpy as np
 import torch
 from _common import machine
+from loss_readback import PerBatchListener
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 from torch.nn import functional as F
@@ -51,6 +57,8 @@ N_FEATURES, N_CLASSES = 784, 10
 LEARNING_RATE, ALPHA = 1e-3, 1e-4
 WARMUP_STEPS = 3  # eager steps on a side stream before the capture
 GOAL_RATIO, GOAL_SCORING_S = 1.3, 0.1
+GRAPH = "CUDA-graph loop"
+GRAPH_TOLERANCE = 1e-4  # largest parameter difference from the plain loop
 
 
 def random_mnist_shaped(rows, seed=0):
@@ -60,8 +68,12 @@ def random_mnist_shaped(rows, seed=0):
     return X, rng.randint(N_CLASSES, size=rows).astype(np.int64)
 
 
-def fit_skprune(X, y, hidden, batch, epochs, device):
-    """(a) skprune's MLPClassifier for ``epochs`` epochs; the fitted model."""
+def fit_skprune(X, y, hidden, batch, epochs, device, per_batch=False):
+    """(a) skprune's MLPClassifier for ``epochs`` epochs; the fitted model.
+
+    ``per_batch``: with a callback listening on every batch, so that the net
+    runs skorch's loop, which reads each batch's loss back as it ends.
+    """
     clf = MLPClassifier(
         hidden,
         batch_size=batch,
@@ -74,6 +86,7 @@ def fit_skprune(X, y, hidden, batch, epochs, device):
         alpha=ALPHA,
         random_state=0,
         device=device,
+        callbacks=[("listener", PerBatchListener())] if per_batch else None,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -101,24 +114,6 @@ def _eager_step(module, optimizer, X, y, set_to_none=True):
     loss.backward()
     optimizer.step()
     return loss.detach()
-
-
-def plain_loop(X_host, y_host, hidden, batch, epochs, device):
-    """(b) A plain torch loop; the data moved to the device once."""
-    X = torch.as_tensor(X_host, device=device)
-    y = torch.as_tensor(y_host, device=device)
-    module = _module(hidden, device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE)
-    n = len(X)
-    curve = []
-    for _ in range(epochs):
-        perm = torch.randperm(n, device=device)
-        losses = torch.empty(math.ceil(n / batch), device=device)
-        for k, start in enumerate(range(0, n, batch)):
-            idx = perm[start : start + batch]
-            losses[k] = _eager_step(module, optimizer, X[idx], y[idx])
-        curve.append(float(np.mean(losses.tolist())))  # one read per epoch
-    return curve
 
 
 class _CapturedStep:
@@ -152,28 +147,53 @@ class _CapturedStep:
         return self.loss
 
 
-def graph_loop(X_host, y_host, hidden, batch, epochs, device):
-    """(c) The step of (b) captured once as a CUDA graph and replayed."""
+def train_loop(X_host, y_host, hidden, batch, epochs, device, captured, seed=None):
+    """(b) or, ``captured``, (c); the loss curve and the trained module.
+
+    The data are moved to the device once; each epoch draws a permutation
+    on the device, and the losses are read back once per epoch. ``seed``
+    fixes the initial weights and the permutations.
+    """
     X = torch.as_tensor(X_host, device=device)
     y = torch.as_tensor(y_host, device=device)
+    if seed is not None:
+        torch.manual_seed(seed)
+    generator = None if seed is None else torch.Generator(device).manual_seed(seed)
     module = _module(hidden, device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, capturable=True)
-    step = _CapturedStep(module, optimizer, batch, device)
-    n = len(X)
-    curve = []
+    optimizer = torch.optim.Adam(
+        module.parameters(), lr=LEARNING_RATE, capturable=captured
+    )
+    step = _CapturedStep(module, optimizer, batch, device) if captured else None
+    n, curve = len(X), []
     for _ in range(epochs):
-        perm = torch.randperm(n, device=device)
+        perm = torch.randperm(n, device=device, generator=generator)
         losses = torch.empty(math.ceil(n / batch), device=device)
         for k, start in enumerate(range(0, n, batch)):
             idx = perm[start : start + batch]
-            if len(idx) == batch:
+            if step is not None and len(idx) == batch:
                 losses[k] = step(X, y, idx)
-            else:  # the short last batch: the same step, not captured
+            else:  # plain, or the graph loop's short last batch (not captured)
                 losses[k] = _eager_step(
-                    module, optimizer, X[idx], y[idx], set_to_none=False
+                    module, optimizer, X[idx], y[idx], set_to_none=step is None
                 )
         curve.append(float(np.mean(losses.tolist())))  # one read per epoch
-    return curve
+    return curve, module
+
+
+def check_graph_loop(X, y, hidden, batch, device, epochs=2):
+    """Largest parameter difference, graph loop against plain loop, same start.
+
+    On enough rows for the warm-up, the capture, replays and a short last
+    batch; float32 rounding (Adam's capturable update orders its arithmetic
+    differently) should be all that separates them.
+    """
+    rows = min(len(X), batch * (WARMUP_STEPS + 3) + batch // 2)
+    trained = [
+        train_loop(X[:rows], y[:rows], hidden, batch, epochs, device, captured, 0)[1]
+        for captured in (False, True)
+    ]
+    pairs = zip(trained[0].parameters(), trained[1].parameters())
+    return max((a - b).abs().max().item() for a, b in pairs)
 
 
 def _synchronize(device):
@@ -195,20 +215,18 @@ def time_run(X, y, hidden, batch, args):
     Each loop runs once first as a warm-up (CUDA context, kernels, cuBLAS
     handles), except with ``--quick``.
     """
+    run = (X, y, hidden, batch, args.epochs, args.device)
     loops = {
-        "skprune": lambda: fit_skprune(X, y, hidden, batch, args.epochs, args.device),
-        "plain torch loop": lambda: plain_loop(
-            X, y, hidden, batch, args.epochs, args.device
-        ),
+        "skprune": lambda: fit_skprune(*run),
+        "skprune, losses read per batch": lambda: fit_skprune(*run, per_batch=True),
+        "plain torch loop": lambda: train_loop(*run, captured=False),
     }
     if torch.device(args.device).type == "cuda":
-        loops["CUDA-graph loop"] = lambda: graph_loop(
-            X, y, hidden, batch, args.epochs, args.device
-        )
+        loops[GRAPH] = lambda: train_loop(*run, captured=True)
     results = {}
     if not args.quick:  # warm-up
         results = {name: _timed(fn, args.device)[1] for name, fn in loops.items()}
-    times = {name: [] for name in (*loops, "CUDA-graph loop")}
+    times = {name: [] for name in (*loops, GRAPH)}
     for r in range(args.repeat):
         for name in list(loops)[:: 1 if r % 2 == 0 else -1]:
             seconds, results[name] = _timed(loops[name], args.device)
@@ -241,9 +259,20 @@ def _print_run(hidden, batch, times):
     cells = " | ".join(_cell(t) for t in times.values())
     print(
         f"| {name}, batch {batch} | {cells} "
-        f"| {_ratio(times, 'skprune', 'CUDA-graph loop')} "
+        f"| {_ratio(times, 'skprune', GRAPH)} "
         f"| {_ratio(times, 'skprune', 'plain torch loop')} |"
     )
+
+
+def _print_graph_check(X, y):
+    """Check the graph loop against the plain loop before timing it."""
+    for hidden, batch in RUNS:
+        diff = check_graph_loop(X, y, hidden, batch, "cuda")
+        verdict = "ok" if diff <= GRAPH_TOLERANCE else "MISMATCH: do not use"
+        print(
+            f"graph loop against the plain loop, {hidden}, batch {batch}, same "
+            f"start, 2 epochs: largest parameter difference {diff:.2e} ({verdict})"
+        )
 
 
 def _parse(argv):
@@ -271,20 +300,23 @@ def main(argv=None):
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
     print(
         f"device: {args.device} ({name}); {args.rows} random MNIST-shaped rows, "
-        f"{args.epochs} epochs of Adam; {args.repeat} repeats after a warm-up, "
-        "alternating; min / median seconds, transfers included"
+        f"{args.epochs} epochs of Adam; {args.repeat} repeats"
+        + (" (no warm-up: not a measurement)" if args.quick else " after a warm-up")
+        + ", alternating; min / median seconds, transfers included"
     )
     X, y = random_mnist_shaped(args.rows)
+    if device.type == "cuda":
+        _print_graph_check(X, y)
     print(
-        "| run | skprune | plain torch loop | CUDA-graph loop "
-        "| ours / graph loop | ours / plain loop |"
+        "| run | skprune | skprune, losses read per batch | plain torch loop "
+        "| CUDA-graph loop | ours / graph loop | ours / plain loop |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     ratios, scored = [], None
     for i, (hidden, batch) in enumerate(RUNS):
         times, model = time_run(X, y, hidden, batch, args)
         _print_run(hidden, batch, times)
-        ratios.append(_ratio(times, "skprune", "CUDA-graph loop"))
+        ratios.append(_ratio(times, "skprune", GRAPH))
         scored = model if i == SCORED_RUN else scored
     scoring = time_scoring(scored, X, y, args)
     print(

@@ -35,17 +35,23 @@ def _run(script, args, monkeypatch, capsys):
 @pytest.mark.parametrize("device", DEVICES)
 def test_gpu_speed_runs_end_to_end(device, monkeypatch, capsys):
     out = _run("gpu_speed.py", ["--quick", "--device", device], monkeypatch, capsys)
-    rows = [line for line in out.splitlines() if line.startswith("| 784-")]
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("| run |"))
+    rows = [line for line in lines if line.startswith("| 784-")]
     assert [row.split(" | ")[0] for row in rows] == [
         "| 784-300-100-10, batch 200",
         "| 784-1024-1024-10, batch 2048",
     ]
-    graph_cells = [row.split(" | ")[3] for row in rows]
+    column = header.split(" | ").index("CUDA-graph loop")
+    assert all(len(row.split(" | ")) == len(header.split(" | ")) for row in rows)
+    graph_cells = [row.split(" | ")[column] for row in rows]
     if device == "cpu":
         assert graph_cells == ["not available (no CUDA)"] * 2
         assert "(not a GPU run: goals not assessed)" in out
     else:
         assert all("not available" not in cell for cell in graph_cells)
+        assert out.count("largest parameter difference") == 2
+        assert "MISMATCH" not in out
     assert "compensated scoring, 2048 rows, 784-1024-1024-10:" in out
     assert out.startswith("machine: ")
 
