@@ -71,7 +71,7 @@ the same run, a 784x304 layer: dense / CSR time 0.99x at one row and 5 %
 kept weights, 0.86x at 4 rows, 1.89x at 16 rows, 0.97x at 4,096 rows; at
 2 % kept 1.23x, 1.13x, 2.43x, 1.42x."""
 
-SPARSE_CHUNK_ROWS = 1024
+SPARSE_CHUNK_ROWS = 256
 """A CSR product (scipy, on the CPU) takes at most this many rows at a time:
 scipy's single-threaded product of a large block loses to torch's dense
 product on two threads (its transposed input no longer stays in cache),
