@@ -20,7 +20,7 @@ The two models are timed in alternation, so both see the same machine load.
 ``--crossover`` instead prints the dense / sparse time ratio of single layer
 products over densities, the measurement behind ``sparse="auto"``;
 ``--rules`` prints the measurements behind the prediction plan's rules
-(``PAD_UNITS``, ``GATHER_MAX_SHARE``, ``SPARSE_MIN_ROWS``, ``SPARSE_CHUNK_ROWS`` in
+(``PAD_UNITS``, ``GATHER_MIN_SAVING``, ``SPARSE_MIN_ROWS``, ``SPARSE_CHUNK_ROWS`` in
 ``skprune/_compact.py``) and the input conversion's (``TORCH_CONVERT_BYTES``
 in ``skprune/_mlp.py``).
 
@@ -187,7 +187,8 @@ def crossover(args):
 
 
 PADDED_WIDTHS = [(300, 100), (287, 92), (273, 92), (175, 91), (59, 91), (59, 56)]
-LIVE_SHARES = (0.5, 0.7, 0.8, 0.9, 0.95)
+LIVE_SHARES = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
+GATHER_WIDTHS = [(300, 100), (64, 64)]
 SPARSE_ROWS = (1, 4, 16, 64, 256, 1024, 2048, 4096, 10_000)
 CONVERT_ROWS = (32, 128, 256, 512, 1024, 4096)
 
@@ -267,25 +268,31 @@ def _gather_models(dense, share, rng):
     masks[0][rng.random(masks[0].shape[0]) > share] = False
     pruned = copy.deepcopy(dense)
     pruned.set_masks(masks)
-    full = _planned(compact(pruned, sparse=False), "GATHER_MAX_SHARE", 0.0)
-    gathered = _planned(compact(pruned, sparse=False), "GATHER_MAX_SHARE", 1.0)
+    full = _planned(compact(pruned, sparse=False), "GATHER_MIN_SAVING", np.inf)
+    gathered = _planned(compact(pruned, sparse=False), "GATHER_MIN_SAVING", 0.0)
     return masks[0].any(axis=1).mean(), full, gathered
 
 
 def gather_rule(args, data, rng):
-    """Full-input / gathered time of predict_proba over shares of live inputs."""
+    """Full-input / gathered time of predict_proba over shares of live inputs,
+    with the first product's multiply-adds saved per value copied."""
     X, y, X_test = data
-    dense = MLPClassifier((300, 100), max_iter=1, random_state=0)
-    dense.fit(X[:2000], y[:2000])
     header = " | ".join(f"b={b}" for b in BATCHES)
-    print(f"\n| live inputs (GATHER_MAX_SHARE) | {header} |")
-    print("|---" * (1 + len(BATCHES)) + "|")
-    for share in LIVE_SHARES:
-        live, full, gathered = _gather_models(dense, share, rng)
-        ratios = [
-            _predict_ratio(full, gathered, X_test[:b], args.repeats) for b in BATCHES
-        ]
-        print(f"| {live:.2f} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
+    print(f"\n| net | live inputs | saved per copy (GATHER_MIN_SAVING) | {header} |")
+    print("|---" * (3 + len(BATCHES)) + "|")
+    for widths in GATHER_WIDTHS:
+        dense = MLPClassifier(widths, max_iter=1, random_state=0)
+        dense.fit(X[:2000], y[:2000])
+        width = _compact._padded(widths[0])
+        for share in LIVE_SHARES:
+            live, full, gathered = _gather_models(dense, share, rng)
+            ratios = [
+                _predict_ratio(full, gathered, X_test[:b], args.repeats)
+                for b in BATCHES
+            ]
+            saved = (1 - live) / live * width
+            cells = " | ".join(f"{r:.2f}" for r in ratios)
+            print(f"| 784-{widths[0]} | {live:.2f} | {saved:.0f} | {cells} |")
 
 
 def sparse_rows_rule(args, rng):
@@ -344,7 +351,7 @@ def convert_rule(args, data):
 
 
 def rules(args, data):
-    """The measurements behind PAD_UNITS, GATHER_MAX_SHARE, SPARSE_MIN_ROWS,
+    """The measurements behind PAD_UNITS, GATHER_MIN_SAVING, SPARSE_MIN_ROWS,
     SPARSE_CHUNK_ROWS and TORCH_CONVERT_BYTES (``skprune._mlp``)."""
     rng = np.random.default_rng(0)
     convert_rule(args, data)

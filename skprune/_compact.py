@@ -53,16 +53,13 @@ unpadded / padded forward times of 1.26-1.70x at 10,000 rows on
 (175, 91), (59, 91), (59, 56); 1.00-1.17x at 32 rows and 0.92-1.01x at one
 row."""
 
-GATHER_MAX_SHARE = 0.8
-"""A compact model whose first layer uses at most this share of the input
-columns (the others have no kept weight) predicts from those columns only:
-they are gathered from the float32 copy of each block of input rows, still
-in cache, so the first product is smaller for the cost of one copy of the
-live columns. Above it the full input goes to the first layer, whose dead
-columns hold zeros. Measured by the same run (a 784-300-100-10 net):
-full-input / gathered ``predict_proba`` time at 10,000 rows 1.40x with 50 %
-of the inputs live, 1.09x at 70 %, 1.08x at 79 %, 0.92x at 91 %, 0.87x at
-95 %."""
+GATHER_MIN_SAVING = 80
+"""A compact model predicts from the live input columns of its first layer
+only (the others have no kept weight) when that saves at least this many
+multiply-adds of the first product per value copied: ``dead / live x
+width`` (``width`` the first layer's padded output width). Gathering costs
+one copy of the live columns of every row; above it the full input goes to
+the first layer, whose dead columns hold zeros. Measured by the same run."""
 
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR
@@ -222,7 +219,7 @@ class CompactMLPModule(MLPModule):
     network trains on as any other, masks held). Without gradients it
     predicts through a :class:`PredictionPlan` built from them (rebuilt
     whenever a weight, bias or mask has changed): the live input columns
-    only (:data:`GATHER_MAX_SHARE`), hidden widths padded to
+    only (:data:`GATHER_MIN_SAVING`), hidden widths padded to
     :data:`PAD_UNITS`, and the ``sparse_layers`` as CSR matrices (scipy on
     the CPU, torch elsewhere) for blocks of at least :data:`SPARSE_MIN_ROWS`
     rows. Pickled, a sparse layer stores only its kept weights and their
@@ -390,7 +387,9 @@ def _padded(n):
 def _gathered_columns(pattern):
     """Indices of the input columns with a kept weight, or None to take all."""
     live = pattern.any(dim=0)
-    if live.sum() > GATHER_MAX_SHARE * live.numel():
+    n_live = int(live.sum())
+    saved = (live.numel() - n_live) * _padded(pattern.shape[0])
+    if saved < GATHER_MIN_SAVING * n_live:
         return None
     return torch.nonzero(live, as_tuple=True)[0]
 
@@ -494,8 +493,8 @@ def compact(estimator, *, sparse="auto"):
     layer's biases (they output the constant ``σ(b_i)``), neurons with no
     kept outgoing weight are removed, until nothing changes. Each layer is
     then kept dense or stored sparse. The compact model predicts through a
-    plan of its weights: the live input columns only (when at most
-    :data:`GATHER_MAX_SHARE` of them are live), hidden widths zero-padded to
+    plan of its weights: the live input columns only (when that saves
+    enough of the first product, :data:`GATHER_MIN_SAVING`), hidden widths zero-padded to
     multiples of :data:`PAD_UNITS`, sparse layers as CSR. The result is an MLP of the same class
     that predicts the same (to float32 rounding), takes the same
     ``n_features_in_`` columns, pickles and clones, and trains on with its

@@ -263,10 +263,10 @@ def test_gathered_input_predicts_as_the_full_input(
     X, y = digits
     pruner = pruned(X, y, ratio=0.9)
     X = X.astype(dtype)
-    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 0.0)  # never gather
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", np.inf)  # never gather
     full = compact(pruner, sparse=sparse)
     assert full.net_.module_.prediction_input() == (None, 64)
-    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 1.0)  # gather any dead column
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 0.0)  # gather any dead column
     gathered = compact(pruner, sparse=sparse)
     columns, width = gathered.net_.module_.prediction_input()
     live = np.flatnonzero(pruner.estimator_.masks_[0].any(axis=1))
@@ -290,12 +290,21 @@ def test_gathered_input_predicts_as_the_full_input(
 
 
 def test_gather_rule_at_its_threshold(monkeypatch):
-    pattern = torch.zeros(3, 10, dtype=torch.bool)
-    pattern[0, :8] = True  # 8 of 10 input columns live
-    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 0.8)
+    pattern = torch.zeros(3, 10, dtype=torch.bool)  # 3 units, padded to 16
+    pattern[0, :8] = True  # 8 of 10 input columns live: 2 * 16 / 8 = 4 saved per copy
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 4)
     np.testing.assert_array_equal(_compact._gathered_columns(pattern), np.arange(8))
-    monkeypatch.setattr(_compact, "GATHER_MAX_SHARE", 0.79)
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 4.01)
     assert _compact._gathered_columns(pattern) is None
+
+
+def test_gather_rule_weighs_the_first_layer_width():
+    """The same share of dead inputs is gathered for a wide first layer only."""
+    wide = torch.zeros(304, 784, dtype=torch.bool)
+    wide[:, :600] = True  # 184 / 600 * 304 = 93 multiply-adds saved per copy
+    narrow = wide[:64]  # 184 / 600 * 64 = 20
+    assert len(_compact._gathered_columns(wide)) == 600
+    assert _compact._gathered_columns(narrow) is None
 
 
 def test_plan_pads_hidden_widths_and_keeps_the_output(digits):
@@ -344,8 +353,11 @@ def test_csr_product_by_chunks_of_rows(digits, monkeypatch, chunk):
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_gathered_input_still_rejects_nan_in_dead_columns(digits, value, converter):
+def test_gathered_input_still_rejects_nan_in_dead_columns(
+    digits, value, converter, monkeypatch
+):
     X, y = digits
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 0.0)  # gather any dead column
     small = compact(pruned(X, y, ratio=0.9))
     columns, _ = small.net_.module_.prediction_input()
     dead = np.setdiff1d(np.arange(64), columns)
