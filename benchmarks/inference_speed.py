@@ -172,14 +172,16 @@ def _layer_ratio(n_in, n_out, batch, density, repeats, rng, chunk=None):
 
 
 def crossover(args):
-    """Dense / sparse time of one layer product, over densities and batch sizes."""
+    """Dense / sparse time of one layer product, over densities and batch sizes
+    (the CSR product by chunks of SPARSE_CHUNK_ROWS rows, as a model computes it)."""
     rng = np.random.default_rng(0)
+    chunk = _compact.SPARSE_CHUNK_ROWS
     print("| layer | batch | " + " | ".join(f"{d:.0%}" for d in DENSITIES) + " |")
     print("|---" * (2 + len(DENSITIES)) + "|")
     for n_in, n_out in [(784, 300), (300, 100), (784, 64), (64, 64)]:
         for batch in BATCHES:
             ratios = [
-                _layer_ratio(n_in, n_out, batch, d, args.repeats, rng)
+                _layer_ratio(n_in, n_out, batch, d, args.repeats, rng, chunk)
                 for d in DENSITIES
             ]
             cells = " | ".join(f"{r:.2f}" for r in ratios)
