@@ -29,13 +29,14 @@ from ._torch.net import MLPNet
 SPARSE_MAX_DENSITY = 0.05
 """``sparse="auto"`` stores a layer sparse when at most this share of its
 weights is kept and it has at least :data:`SPARSE_MIN_WEIGHTS` weights.
-Measured by ``python benchmarks/inference_speed.py --crossover`` (2 busy CPU
-cores, scipy CSR against torch's dense ``addmm``, one layer product): on a
-784x300 layer the CSR product was 1.17x faster at 5 % kept weights and
-10,000 rows, 1.47x at 2 %, but 0.76x at 10 % and slower still at 20-30 %;
-on a 300x100 layer at most 1.12x (2 %) and on 784x64 slower at every
-density; at one row it lost on every layer but 784x300 at 2 %. The
-machine was shared and noisy: rerun the command before changing these."""
+Measured by ``python benchmarks/inference_speed.py --crossover`` (2 CPU
+cores, nothing else running; scipy CSR by chunks of
+:data:`SPARSE_CHUNK_ROWS` rows against torch's dense ``addmm``, one layer
+product, ``docs/results/inference_crossover.txt``): at 10,000 rows a
+784x300 layer was 1.26x faster as CSR at 5 % kept weights and 1.90x at
+2 %, but 0.73x at 10 % and slower still at 20-30 %; 300x100 0.87x at 5 %
+and 1.01x at 2 %; 784x64 and 64x64 slower at every density; at one row CSR
+lost on every layer. 5 % is at the edge of where CSR pays."""
 
 SPARSE_MIN_WEIGHTS = 100_000
 """Layers with fewer weights (kept or not) stay dense under ``sparse="auto"``."""
@@ -47,10 +48,10 @@ width of its gathered input, up to a multiple of this many units (zero
 weights, zero biases: a padded unit outputs a constant that the next layer
 multiplies by zero). torch's CPU matrix product (MKL, AVX2) is much slower
 on odd widths: ``python benchmarks/inference_speed.py --rules --repeats 9``
-(``docs/results/inference_rules.txt``: 1 torch thread, a busy machine) gave
-unpadded / padded forward times of 1.26-1.70x at 10,000 rows on
-784-h1-h2-10 nets with (h1, h2) = (300, 100), (287, 92), (273, 92),
-(175, 91), (59, 91), (59, 56); 1.00-1.17x at 32 rows and 0.92-1.01x at one
+(``docs/results/inference_rules.txt``, two runs, 2 torch threads, nothing
+else running) gave unpadded / padded forward times of 1.17-1.45x at 10,000
+rows on 784-h1-h2-10 nets with (h1, h2) = (300, 100), (287, 92), (273, 92),
+(175, 91), (59, 91), (59, 56); 0.92-1.09x at 32 rows and 0.88-1.04x at one
 row."""
 
 GATHER_MIN_SAVING = 80
@@ -58,21 +59,29 @@ GATHER_MIN_SAVING = 80
 only (the others have no kept weight) when that saves at least this many
 multiply-adds of the first product per value copied: ``dead / live x
 width`` (``width`` the first layer's padded output width). Gathering costs
-one copy of the live columns of every row; above it the full input goes to
-the first layer, whose dead columns hold zeros. Measured by the same run."""
+one copy of the live columns of every row; below this saving the full
+input goes to the first layer, whose dead columns hold zeros. Measured by
+the same runs (``predict_proba`` of 784-300-100-10 and 784-64-64-10 with
+dead input columns, full input / gathered time at 10,000 rows): 1.24-1.58x
+with 286-665 multiply-adds saved per copy, 1.05-1.07x with 124, 0.96-0.98x
+with 79, 0.95x with 64, 0.70-0.99x with 35 or fewer: this rule sits near
+the break-even."""
 
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR
 matrix and smaller blocks by its dense (gathered, padded) copy. Measured by
-the same run, a 784x304 layer: dense / CSR time 0.99x at one row and 5 %
-kept weights, 0.86x at 4 rows, 1.89x at 16 rows, 0.97x at 4,096 rows; at
-2 % kept 1.23x, 1.13x, 2.43x, 1.42x."""
+the same runs, a 784x304 layer: dense / CSR time 0.61-0.69x at one row and
+5 % kept weights, 0.69-0.82x at 4 rows, 0.68-1.14x at 16 rows, 1.36-1.38x
+at 64 rows; at 2 % kept 0.82-0.89x, 1.07-1.29x, 0.90-1.62x, 2.16-2.21x.
+16 rows is at the edge."""
 
 SPARSE_CHUNK_ROWS = 256
 """A CSR product (scipy, on the CPU) takes at most this many rows at a time:
 scipy's single-threaded product of a large block loses to torch's dense
-product on two threads (its transposed input no longer stays in cache),
-while chunks of rows keep the CSR gain. Measured by the same run."""
+product on two threads, while chunks of rows keep the CSR gain. Measured by
+the same runs, a 784x304 layer, dense / CSR time at 4,096 and 10,000 rows:
+0.47-0.60x (5 % kept) and 0.74-0.96x (2 %) as one product, 0.84-1.17x and
+1.37-1.56x by chunks of 256 rows."""
 
 CSR_STORAGE_DENSITY = 0.8
 """A pickled compact model stores a masked layer with fewer kept weights than

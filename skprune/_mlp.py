@@ -66,9 +66,10 @@ PREDICT_BATCH_SIZE = 4096
 CONVERT_BLOCK_BYTES = 1 << 19
 
 # From this many bytes of input rows, torch converts and checks them on the
-# call's torch threads (faster than numpy's blocks above from about 256
-# float64 MNIST rows, 1.5x at 4,096 rows on 2 cores); smaller blocks keep
-# numpy's lower overhead. Measured by ``benchmarks/inference_speed.py --rules``.
+# call's torch threads: 1.25-1.31x as fast as numpy's blocks above at 256
+# float64 MNIST rows, 1.43-2.26x from 512 to 4,096 rows, 0.53-0.62x at 32
+# rows (2 cores, ``benchmarks/inference_speed.py --rules``); smaller blocks
+# keep numpy's lower overhead.
 TORCH_CONVERT_BYTES = 1 << 21
 
 # scikit-learn's solvers; the first two train through skorch's epoch loop.
