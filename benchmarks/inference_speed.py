@@ -11,7 +11,8 @@ the script prints, dense / compact:
 - ``products``: the layer products alone, each as the model computes it
   when predicting (dense ``addmm`` over the padded widths of its prediction
   plan, or a sparse product), median of repeats (a repeat runs a fast
-  call several times, at least 20 ms in all, and takes the mean);
+  call several times, at least 20 ms in all, and takes the mean; Python's
+  garbage collector is off while timing, as in ``timeit``);
 - ``predict``: the whole ``predict_proba`` (validation and conversion of the
   input included), median of repeats;
 - ``pickle``: the compact model's pickle size over the dense reference's.
@@ -31,6 +32,7 @@ in ``skprune/_mlp.py``).
 
 import argparse
 import copy
+import gc
 import pickle
 import statistics
 import time
@@ -62,12 +64,17 @@ def _median_pair(first, second, repeats):
     start = time.perf_counter()
     first(), second()
     calls = max(1, int(MIN_SAMPLE_SECONDS / (time.perf_counter() - start)))
-    for _ in range(repeats):
-        for fn, out in zip((first, second), times):
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            out.append((time.perf_counter() - start) / calls)
+    gc.collect()
+    gc.disable()  # as timeit: no collection lands in one model's samples
+    try:
+        for _ in range(repeats):
+            for fn, out in zip((first, second), times):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                out.append((time.perf_counter() - start) / calls)
+    finally:
+        gc.enable()
     return statistics.median(times[0]), statistics.median(times[1])
 
 
