@@ -251,9 +251,11 @@ class CompactMLPModule(MLPModule):
 
     def plan(self):
         """The :class:`PredictionPlan` of the current weights (cached)."""
-        tensors = [t for layer in self.layers for t in (layer.weight, layer.bias)]
-        tensors += [m for m in self.masks() if m is not None]
-        key = tuple((t._version, t.data_ptr(), t.device) for t in tensors)
+        # Read straight from the parameter and buffer dicts: a plan is looked
+        # up on every prediction, and nn.Module's attribute access is slow.
+        tensors = [t for layer in self.layers for t in layer._parameters.values()]
+        tensors += self._buffers.values()  # the masks
+        key = tuple((t._version, t.data_ptr()) for t in tensors if t is not None)
         cached = self._plan_cache
         if cached is None or cached[0] != key:
             with torch.no_grad():

@@ -391,7 +391,12 @@ class _BaseMLP(BaseEstimator):
 
     def _torch_threads(self, rows):
         """Context: torch threads for calls on ``rows`` rows (``n_threads``'s rule)."""
-        weights = sum(layer.weight.numel() for layer in self._module().layers)
+        module = self._module()
+        units = getattr(module, "layer_units", None)  # skprune's modules
+        if units is None:
+            weights = sum(p.numel() for p in module.parameters())
+        else:
+            weights = sum(a * b for a, b in zip(units, units[1:]))
         return torch_threads(resolve_threads(self.n_threads, rows * weights))
 
     @contextmanager
@@ -704,19 +709,40 @@ class _BaseMLP(BaseEstimator):
     def _raw_output(self, X):
         """The network's raw output (logits for classifiers), float32 or float64."""
         check_is_fitted(self)
-        with numeric_input(X):
-            X = validate_data(
-                self,
-                X,
-                accept_sparse=["csr", "csc"],
-                dtype=[np.float64, np.float32],
-                reset=False,
-                ensure_all_finite=False,  # checked below, in one pass with the copy
-            )
+        if not self._validated_as_is(X):
+            with numeric_input(X):
+                X = validate_data(
+                    self,
+                    X,
+                    accept_sparse=["csr", "csc"],
+                    dtype=[np.float64, np.float32],
+                    reset=False,
+                    ensure_all_finite=False,  # checked below, with the copy
+                )
         if sp.issparse(X):
             X = self._check_finite_input(X).toarray()
         with self._torch_threads(min(len(X), PREDICT_BATCH_SIZE)):
             return _forward(self.net_, X, dtype=X.dtype, check=self._check_finite_input)
+
+    def __sklearn_is_fitted__(self):
+        # What check_is_fitted asks on every prediction, without its scan of
+        # every attribute: a fitted model has its skorch net.
+        return "net_" in self.__dict__
+
+    def _validated_as_is(self, X):
+        """Whether scikit-learn's validation would return ``X`` unchanged and
+        silent: a numpy array of float64 or float32 rows of the fitted width,
+        for a model fitted without feature names (NaN and infinity are
+        checked later, with the copy). Skipping it saves most of a small
+        prediction's time (scikit-learn also checks for dataframes)."""
+        return (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in (np.float64, np.float32)
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+        )
 
     def _check_finite_input(self, X):
         """scikit-learn's NaN / infinity check of prediction input (its errors)."""

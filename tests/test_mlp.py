@@ -466,6 +466,31 @@ def test_pruning_contract(small):
 # ---------------------------------------------------------------- predict
 
 
+def test_plain_float_rows_skip_only_a_silent_validation(small, monkeypatch):
+    """float64/float32 numpy rows of the fitted width, for a model fitted
+    without feature names, are predicted without scikit-learn's validation
+    (which would return them unchanged); every other input still goes
+    through it, with its errors and warnings."""
+    X, y = small
+    clf = fast_clf(max_iter=3).fit(X, y)
+    expected = clf.predict_proba(X)
+    named = fast_clf(max_iter=3).fit(pd.DataFrame(X).add_prefix("f"), y)
+
+    def validated(*args, **kwargs):
+        raise AssertionError("validated")
+
+    monkeypatch.setattr(_mlp, "validate_data", validated)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    clf.predict(np.asfortranarray(X[:5], dtype=np.float32))
+    wider = np.hstack([X, X[:, :1]])
+    others = [X.tolist(), X[:, :-1], wider, X.astype(np.int64), X[:0], sp.csr_matrix(X)]
+    for other in [*others, pd.DataFrame(X)]:
+        with pytest.raises(AssertionError, match="validated"):
+            clf.predict_proba(other)
+    with pytest.raises(AssertionError, match="validated"):  # it would warn
+        named.predict_proba(X)
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [(np.nan, "Input X contains NaN."), (np.inf, "Input X contains infinity")],
