@@ -17,6 +17,10 @@ the script prints, dense / compact:
   input included), median of repeats;
 - ``pickle``: the compact model's pickle size over the dense reference's.
 
+A first row times the reference against a second, identical copy of
+itself: how far from 1 a ratio moves when the work is the same (the
+resolution of the run).
+
 The two models are timed in alternation, so both see the same machine load.
 ``--crossover`` instead prints the dense / sparse time ratio of single layer
 products over densities, the measurement behind ``sparse="auto"``;
@@ -137,6 +141,16 @@ def run_net(name, widths, data, args):
         + " |"
     )
     print("|---" * (5 + 2 * len(args.batches)) + "|")
+    control = [
+        _cell(reference, compact(dense), X_test, b, args.repeats, rng)
+        for b in args.batches
+    ]
+    print(
+        "| control: the reference against a second copy | 0 | | | 1 | "
+        + " | ".join(f"{p:.2f} | {q:.2f}" for p, q in control)
+        + " |",
+        flush=True,
+    )
     for ratio in args.ratios:
         for kind, (sparsity, model) in _models(dense, X, y, ratio).items():
             cells = [
