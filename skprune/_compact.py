@@ -67,6 +67,15 @@ with 286-665 multiply-adds saved per copy, 1.05-1.07x with 124, 0.96-0.98x
 with 79, 0.95x with 64, 0.70-0.99x with 35 or fewer: this rule sits near
 the break-even."""
 
+GATHER_MIN_ROWS = 32
+"""Blocks of fewer rows go to the first layer whole (through a copy of its
+weights over every input column): gathering a handful of rows costs more
+than it saves. Measured by the same runs: gathering was 0.94-1.11x at one
+row and 0.90-1.15x at 32 rows (784-300 and 784-64, 64-665 multiply-adds
+saved per copy), and ``predict_proba`` of 784-64-64-10 pruned to 90-98 %
+(which gather) was 0.89-0.95x the dense reference's at one row in three
+runs of ``python benchmarks/inference_speed.py``."""
+
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR
 matrix and smaller blocks by its dense (gathered, padded) copy. Measured by
@@ -262,10 +271,14 @@ class CompactMLPModule(MLPModule):
                 cached = self._plan_cache = (key, PredictionPlan.of(self))
         return cached[1]
 
-    def prediction_input(self):
+    def prediction_input(self, rows=None):
         """``(columns, width)``: :meth:`predict_prepared` takes float32 rows of
-        these input columns (all when None), zero-padded to ``width``."""
+        these input columns (all when None), zero-padded to ``width``; for
+        blocks of ``rows`` rows (fewer than :data:`GATHER_MIN_ROWS`: whole
+        rows)."""
         plan = self.plan()
+        if plan.columns is not None and rows is not None and rows < GATHER_MIN_ROWS:
+            return None, self.layer_units[0]
         return plan.columns, plan.widths[0]
 
     @torch.no_grad()
@@ -331,7 +344,9 @@ class PredictionPlan(NamedTuple):
     ``widths``: the padded width of each layer's input and of the output;
     ``weights``/``biases``: each layer zero-padded to those widths,
     ``(out, in)``; ``csr``: the CSR matrix of each sparse layer (None for the
-    dense ones).
+    dense ones); ``full_first``: when the plan gathers columns, the first
+    layer's weights over every input column (out padded), for small blocks
+    of whole rows (:data:`GATHER_MIN_ROWS`).
     """
 
     columns: np.ndarray | None
@@ -339,6 +354,7 @@ class PredictionPlan(NamedTuple):
     weights: list
     biases: list
     csr: list
+    full_first: torch.Tensor | None = None
 
     @classmethod
     def of(cls, module):
@@ -351,17 +367,18 @@ class PredictionPlan(NamedTuple):
         n_in = layers[0].in_features if columns is None else _padded(len(columns))
         hidden = [_padded(layer.out_features) for layer in layers[:-1]]
         widths = (n_in, *hidden, layers[-1].out_features)
-        weights, biases, csr = [], [], []
+        weights, biases, csr, full_first = [], [], [], None
         for i, (layer, pattern) in enumerate(zip(layers, patterns)):
             weight = layer.weight.masked_fill(~pattern, 0.0)
             if i == 0 and columns is not None:
+                full_first = _pad(weight, (widths[1], weight.shape[1]))
                 weight = weight[:, columns]
             weights.append(_pad(weight, (widths[i + 1], widths[i])))
             biases.append(_pad(layer.bias[None], (1, widths[i + 1]))[0])
             sparse = module.sparse_layers[i]
             csr.append(_csr_of(weights[-1], weights[-1] != 0) if sparse else None)
         index = None if columns is None else columns.cpu().numpy()
-        return cls(index, widths, weights, biases, csr)
+        return cls(index, widths, weights, biases, csr, full_first)
 
     def prepare(self, X):
         """Full input rows (a float32 tensor) as the plan's first layer takes them."""
@@ -372,8 +389,11 @@ class PredictionPlan(NamedTuple):
         return out
 
     def product(self, i, X):
-        """Layer ``i``'s affine map of prepared rows ``X`` (``widths[i]`` wide)."""
+        """Layer ``i``'s affine map of prepared rows ``X`` (``widths[i]`` wide,
+        or, for the first layer of a plan that gathers, whole input rows)."""
         matrix, bias = self.csr[i], self.biases[i]
+        if i == 0 and self.full_first is not None and X.shape[1] != self.widths[0]:
+            return torch.nn.functional.linear(X, self.full_first, bias)
         if matrix is None or X.shape[0] < SPARSE_MIN_ROWS:
             return torch.nn.functional.linear(X, self.weights[i], bias)
         if isinstance(matrix, sp.csr_matrix):  # (W X^T)^T on the CPU, by chunks
@@ -400,8 +420,8 @@ def _gathered_columns(pattern):
     live = pattern.any(dim=0)
     n_live = int(live.sum())
     saved = (live.numel() - n_live) * _padded(pattern.shape[0])
-    if saved < GATHER_MIN_SAVING * n_live:
-        return None
+    if saved < GATHER_MIN_SAVING * n_live or _padded(n_live) >= live.numel():
+        return None  # (a gathered input as wide as the whole one saves nothing)
     return torch.nonzero(live, as_tuple=True)[0]
 
 

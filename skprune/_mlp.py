@@ -910,7 +910,7 @@ def _prediction_input(module, X):
     spec = getattr(module, "prediction_input", None)
     if spec is None:
         return None, X.shape[1], module
-    columns, width = spec()
+    columns, width = spec(min(len(X), PREDICT_BATCH_SIZE))
     return columns, width, module.predict_prepared
 
 

@@ -273,6 +273,10 @@ def test_gathered_input_predicts_as_the_full_input(
     assert 0 < len(live) < 64
     np.testing.assert_array_equal(columns, live)
     assert width % _compact.PAD_UNITS == 0 and width >= len(live)
+    few = _compact.GATHER_MIN_ROWS - 1  # small blocks: whole rows
+    assert gathered.net_.module_.prediction_input(few) == (None, 64)
+    many = gathered.net_.module_.prediction_input(few + 1)
+    np.testing.assert_array_equal(many[0], live)
     reference = numpy_forward(
         pruner.estimator_.coefs_,
         pruner.estimator_.intercepts_,
@@ -280,7 +284,8 @@ def test_gathered_input_predicts_as_the_full_input(
         X.astype(np.float64),
     )
     for model in (full, gathered):
-        for rows in (X[:1], X[:7], X):  # also below SPARSE_MIN_ROWS
+        # below SPARSE_MIN_ROWS, around GATHER_MIN_ROWS, and all rows
+        for rows in (X[:1], X[:7], X[:31], X[:32], X):
             np.testing.assert_allclose(
                 model.predict_proba(rows), _softmax(reference[: len(rows)]), atol=1e-5
             )
@@ -290,12 +295,16 @@ def test_gathered_input_predicts_as_the_full_input(
 
 
 def test_gather_rule_at_its_threshold(monkeypatch):
-    pattern = torch.zeros(3, 10, dtype=torch.bool)  # 3 units, padded to 16
-    pattern[0, :8] = True  # 8 of 10 input columns live: 2 * 16 / 8 = 4 saved per copy
-    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 4)
-    np.testing.assert_array_equal(_compact._gathered_columns(pattern), np.arange(8))
-    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 4.01)
+    pattern = torch.zeros(3, 48, dtype=torch.bool)  # 3 units, padded to 16
+    pattern[0, :32] = True  # 32 of 48 columns live: 16 * 16 / 32 = 8 saved per copy
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 8)
+    np.testing.assert_array_equal(_compact._gathered_columns(pattern), np.arange(32))
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 8.01)
     assert _compact._gathered_columns(pattern) is None
+    monkeypatch.setattr(_compact, "GATHER_MIN_SAVING", 0)
+    narrow = torch.zeros(3, 10, dtype=torch.bool)
+    narrow[0, :8] = True  # padded to 16, no narrower than the 10 columns
+    assert _compact._gathered_columns(narrow) is None
 
 
 def test_gather_rule_weighs_the_first_layer_width():
