@@ -72,9 +72,10 @@ GATHER_MIN_ROWS = 32
 weights over every input column): gathering a handful of rows costs more
 than it saves. Measured by the same runs: gathering was 0.94-1.11x at one
 row and 0.90-1.15x at 32 rows (784-300 and 784-64, 64-665 multiply-adds
-saved per copy), and ``predict_proba`` of 784-64-64-10 pruned to 90-98 %
-(which gather) was 0.89-0.95x the dense reference's at one row in three
-runs of ``python benchmarks/inference_speed.py``."""
+saved per copy), and ``predict_proba`` of 784-64-64-10 pruned to 90 and
+98 % (which gather) was 0.89-0.95x the dense reference's at one row in
+three runs of ``python benchmarks/inference_speed.py`` (95 %: 0.90-1.08x),
+with gathering at every block size."""
 
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR
