@@ -39,6 +39,19 @@ def best_time(fn, repeat=5):
     return min(timings(fn, repeat))
 
 
+def alternating(fit, variants, repeat):
+    """Seconds of ``fit(variant)`` for each variant: one warm-up call each,
+    then ``repeat`` rounds, the order reversed every other round. ``fit``
+    returns the seconds it measured."""
+    times = {variant: [] for variant in variants}
+    for variant in variants:
+        fit(variant)
+    for r in range(repeat):
+        for variant in variants[::-1] if r % 2 else variants:
+            times[variant].append(fit(variant))
+    return times
+
+
 def machine():
     """One line describing where the figures were measured."""
     return (

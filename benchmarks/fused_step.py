@@ -16,7 +16,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine
+from _common import alternating, machine
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
@@ -45,13 +45,14 @@ def main(argv=None):
     )
     print("|---|---:|---:|---:|")
     for solver in ("adam", "sgd"):
-        times = {True: [], False: []}
-        for direct in times:  # warm-up
-            _fit(X, y, solver, direct and supported)
-        for r in range(args.repeat):
-            for direct in (True, False) if r % 2 else (False, True):
-                times[direct].append(_fit(X, y, solver, direct and supported))
-        cells = [f"{min(times[d]):.3f} / {np.median(times[d]):.3f}" for d in times]
+        times = alternating(
+            lambda direct, solver=solver: _fit(X, y, solver, direct and supported),
+            (False, True),
+            args.repeat,
+        )
+        cells = [
+            f"{min(times[d]):.3f} / {np.median(times[d]):.3f}" for d in (True, False)
+        ]
         ratio = min(times[True]) / min(times[False])
         print(f"| {solver} | {cells[0]} | {cells[1]} | {ratio:.2f} |")
     versions.FAST_OPTIMIZER_STEP = supported

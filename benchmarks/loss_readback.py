@@ -19,7 +19,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine
+from _common import alternating, machine
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
@@ -59,12 +59,11 @@ def main(argv=None):
     )
     print("|---|---:|---:|---:|")
     for solver in ("adam", "sgd"):
-        times = {False: [], True: []}
-        for per_batch in times:  # warm-up
-            _fit(X, y, solver, per_batch, args.device)
-        for r in range(args.repeat):
-            for per_batch in (True, False) if r % 2 else (False, True):
-                times[per_batch].append(_fit(X, y, solver, per_batch, args.device))
+        times = alternating(
+            lambda per_batch, solver=solver: _fit(X, y, solver, per_batch, args.device),
+            (False, True),
+            args.repeat,
+        )
         cells = [f"{min(times[p]):.3f} / {np.median(times[p]):.3f}" for p in times]
         ratio = min(times[False]) / min(times[True])
         print(f"| {solver} | {cells[0]} | {cells[1]} | {ratio:.2f} |")
