@@ -584,6 +584,18 @@ def test_compensation_lists_valid_values(digits, dense):
 # ------------------------------------------------------------- the device
 
 
+# (method, granularity, compensation): the scoring and compensation paths
+# that run on the model's device.
+DEVICE_PATHS = [
+    ("compensated", "weight", "auto"),
+    ("compensated", "neuron", "auto"),
+    ("nonlinear", "weight", "least_squares"),
+    ("obd", "weight", "layer_least_squares"),
+    ("gradient_magnitude", "weight", "none"),
+    ("magnitude", "neuron", "least_squares"),
+]
+
+
 def _small_task(n_rows, seed=0):
     """Rows of 4 features and 3 classes, from a fixed generator."""
     rng = np.random.default_rng(seed)
@@ -593,12 +605,7 @@ def _small_task(n_rows, seed=0):
 
 @pytest.mark.parametrize(
     "method, granularity, compensation",
-    [
-        ("compensated", "weight", "auto"),
-        ("compensated", "neuron", "auto"),
-        ("nonlinear", "weight", "least_squares"),
-        ("obd", "weight", "layer_least_squares"),
-    ],
+    DEVICE_PATHS[:4],
 )
 def test_pruning_copies_no_rows_or_weights_off_the_model_device(
     method, granularity, compensation, transfers
@@ -655,14 +662,7 @@ def _assert_layers_close(ours, theirs):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(
     "method, granularity, compensation",
-    [
-        ("compensated", "weight", "auto"),
-        ("compensated", "neuron", "auto"),
-        ("nonlinear", "weight", "least_squares"),
-        ("obd", "weight", "layer_least_squares"),
-        ("gradient_magnitude", "weight", "none"),
-        ("magnitude", "neuron", "least_squares"),
-    ],
+    DEVICE_PATHS,
 )
 def test_pruning_on_a_device_equals_the_cpu(device, method, granularity, compensation):
     """Scores, masks and compensated weights of a model on ``device`` equal
