@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -31,6 +33,43 @@ def timings(fn, repeat=5):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+    return times
+
+
+def paired_ratio(first, second, repeats, min_seconds=0.02):
+    """Median over ``repeats`` of the time per call of ``first()`` over that
+    of ``second()``, the two timed back to back in each repeat (which one
+    first alternates) in samples of at least ``min_seconds`` (several calls
+    of a fast function, as ``timeit``; the garbage collector is off). A
+    ratio of neighbouring samples cancels the machine's slow drifts, which
+    a ratio of two separate medians keeps."""
+    first_times, second_times = paired_times(first, second, repeats, min_seconds)
+    return statistics.median(a / b for a, b in zip(first_times, second_times))
+
+
+def paired_times(first, second, repeats, min_seconds=0.02):
+    """Seconds per call of ``first()`` and of ``second()``, ``repeats`` pairs
+    of back-to-back samples (see :func:`paired_ratio`)."""
+    first(), second()  # warm-up: caches, plans, thread pools
+    start = time.perf_counter()
+    first(), second()
+    calls = max(1, int(min_seconds / (time.perf_counter() - start)))
+
+    def per_call(fn):
+        begin = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - begin) / calls
+
+    times = ([], [])
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            for i in (1, 0) if r % 2 else (0, 1):
+                times[i].append(per_call((first, second)[i]))
+    finally:
+        gc.enable()
     return times
 
 

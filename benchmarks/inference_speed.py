@@ -10,18 +10,20 @@ the script prints, dense / compact:
 
 - ``products``: the layer products alone, each as the model computes it
   when predicting (dense ``addmm`` over the padded widths of its prediction
-  plan, or a sparse product), median of repeats (a repeat runs a fast
-  call several times, at least 20 ms in all, and takes the mean; Python's
-  garbage collector is off while timing, as in ``timeit``);
+  plan, or a sparse product);
 - ``predict``: the whole ``predict_proba`` (validation and conversion of the
-  input included), median of repeats;
+  input included);
 - ``pickle``: the compact model's pickle size over the dense reference's.
+
+Each time ratio is the median over repeats of the ratio of the two models'
+times measured back to back (``_common.paired_ratio``: samples of at least
+20 ms, several calls of a fast function, which model goes first
+alternating, Python's garbage collector off as in ``timeit``).
 
 A first row times the reference against a second, identical copy of
 itself: how far from 1 a ratio moves when the work is the same (the
 resolution of the run).
 
-The two models are timed in alternation, so both see the same machine load.
 ``--crossover`` instead prints the dense / sparse time ratio of single layer
 products over densities, the measurement behind ``sparse="auto"``;
 ``--rules`` prints the measurements behind the prediction plan's rules
@@ -36,15 +38,12 @@ in ``skprune/_mlp.py``).
 
 import argparse
 import copy
-import gc
 import pickle
-import statistics
-import time
 import warnings
 
 import numpy as np
 import torch
-from _common import machine, mnist
+from _common import machine, mnist, paired_ratio
 from sklearn.frozen import FrozenEstimator
 
 from skprune import CompensatedPruner, MLPClassifier, _compact, _mlp, compact
@@ -54,32 +53,6 @@ from skprune._torch.threads import resolve_threads, torch_threads
 NETS = {"784-300-100-10": (300, 100), "784-64-64-10": (64, 64)}
 RATIOS = [0.8, 0.9, 0.95, 0.98]
 BATCHES = [1, 32, 10_000]
-
-
-# Each timed sample runs a callable this long at least (several calls of a
-# fast one), so that one-row predictions are not single ~100 us readings.
-MIN_SAMPLE_SECONDS = 0.02
-
-
-def _median_pair(first, second, repeats):
-    """Median seconds per call of two callables timed in alternation."""
-    times = ([], [])
-    first(), second()  # warm-up: caches, sparse copies, thread pools
-    start = time.perf_counter()
-    first(), second()
-    calls = max(1, int(MIN_SAMPLE_SECONDS / (time.perf_counter() - start)))
-    gc.collect()
-    gc.disable()  # as timeit: no collection lands in one model's samples
-    try:
-        for _ in range(repeats):
-            for fn, out in zip((first, second), times):
-                start = time.perf_counter()
-                for _ in range(calls):
-                    fn()
-                out.append((time.perf_counter() - start) / calls)
-    finally:
-        gc.enable()
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def _products(model, batch, rng):
@@ -101,15 +74,15 @@ def _products(model, batch, rng):
 
 def _cell(reference, model, X, batch, repeats, rng):
     rows = X[:batch]
-    products = _median_pair(
+    products = paired_ratio(
         _products(reference, batch, rng), _products(model, batch, rng), repeats
     )
-    predict = _median_pair(
+    predict = paired_ratio(
         lambda: reference.predict_proba(rows),
         lambda: model.predict_proba(rows),
         repeats,
     )
-    return products[0] / products[1], predict[0] / predict[1]
+    return products, predict
 
 
 def _models(dense, X, y, ratio):
@@ -186,10 +159,7 @@ def _layer_ratio(n_in, n_out, batch, density, repeats, rng, chunk=None):
         finally:
             _compact.SPARSE_CHUNK_ROWS = saved
 
-    dense_t, sparse_t = _median_pair(
-        lambda: torch.addmm(bias, x, weight.T), sparse, repeats
-    )
-    return dense_t / sparse_t
+    return paired_ratio(lambda: torch.addmm(bias, x, weight.T), sparse, repeats)
 
 
 def crossover(args):
@@ -252,16 +222,11 @@ def padding_rule(args, rng):
         module = CompactMLPModule((784, *widths, 10))
         plain, padded = _plans(module, "PAD_UNITS", (1, _compact.PAD_UNITS))
         ratios = [
-            _ratio(_chain(plain, b, rng), _chain(padded, b, rng), args.repeats)
+            paired_ratio(_chain(plain, b, rng), _chain(padded, b, rng), args.repeats)
             for b in BATCHES
         ]
         cells = " | ".join(f"{r:.2f}" for r in ratios)
         print(f"| {widths} | {cells} |", flush=True)
-
-
-def _ratio(first, second, repeats):
-    a, b = _median_pair(first, second, repeats)
-    return a / b
 
 
 def _planned(model, name, value):
@@ -279,7 +244,7 @@ def _planned(model, name, value):
 
 def _predict_ratio(first, second, rows, repeats):
     """Time ratio of ``predict_proba`` of two models on ``rows``."""
-    return _ratio(
+    return paired_ratio(
         lambda: first.predict_proba(rows), lambda: second.predict_proba(rows), repeats
     )
 
@@ -369,7 +334,7 @@ def convert_rule(args, data):
             numpy_way = _converter(rows, np.iinfo(np.int64).max, columns)
             torch_way = _converter(rows, 0, columns)
             with torch_threads(resolve_threads(None, n * weights)):
-                ratios.append(_ratio(numpy_way, torch_way, args.repeats))
+                ratios.append(paired_ratio(numpy_way, torch_way, args.repeats))
         print(f"| {name} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
 
 
@@ -405,9 +370,8 @@ def main(argv=None):
     if args.rules:
         return rules(args, (X, y, X_test))
     print(
-        f"ratios dense / compact (> 1: compact faster or smaller); "
-        f"medians of {args.repeats} alternating repeats of >= "
-        f"{MIN_SAMPLE_SECONDS * 1e3:.0f} ms each"
+        f"ratios dense / compact (> 1: compact faster or smaller); time ratios: "
+        f"medians of {args.repeats} ratios of back-to-back samples of >= 20 ms"
     )
     for name in args.nets:
         run_net(name, NETS[name], (X, y, X_test), args)

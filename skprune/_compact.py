@@ -292,6 +292,17 @@ class CompactMLPModule(MLPModule):
             X = function_(plan.product(i, X), slope)
         return plan.product(len(self.activations), X)
 
+    @torch.no_grad()
+    def predict_rows(self, X):
+        """Raw output of whole float32 input rows (a few: no gather, the
+        plan's first layer over every input column)."""
+        plan = self.plan()
+        function_ = get_activation(self.activation).function_
+        slopes = [act._parameters.get("weight") for act in self._modules["activations"]]
+        for i, slope in enumerate(slopes):
+            X = function_(plan.product(i, X), slope)
+        return plan.product(len(slopes), X)
+
     def _pattern(self, i):
         mask = getattr(self, f"mask_{i}", None)
         return self.layers[i].weight != 0 if mask is None else mask

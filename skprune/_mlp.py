@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -59,6 +61,17 @@ from ._validation import numeric_input
 
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
 PREDICT_BATCH_SIZE = 4096
+
+# Fewer rows than this are predicted by the module's ``predict_rows``: one
+# float32 copy, no column gather, no per-block bookkeeping. A one-row
+# prediction is mostly fixed cost; see ``_forward_small``.
+SMALL_PREDICT_ROWS = 32
+
+# torch's CPU softmax hands out rows in tasks of about
+# ``at::internal::GRAIN_SIZE / 16 = 2048`` values (rows times classes): a
+# softmax over at most that many runs as one task on the calling thread,
+# whatever the thread count, so it is computed without setting it.
+SOFTMAX_ONE_TASK = 2048
 
 # Bytes of float64 input copied to float32 and checked for NaN/inf at a time
 # at prediction time: the copy is still in cache for the check (and the
@@ -708,7 +721,8 @@ class _BaseMLP(BaseEstimator):
 
     def _raw_output(self, X):
         """The network's raw output (logits for classifiers), float32 or float64."""
-        check_is_fitted(self)
+        if "net_" not in self.__dict__:  # check_is_fitted reads the tags first
+            check_is_fitted(self)
         if not self._validated_as_is(X):
             with numeric_input(X):
                 X = validate_data(
@@ -923,9 +937,11 @@ def _forward(net, X, dtype=None, check=None):
     model) gets its rows gathered and padded while they are converted.
     """
     module = net.module_
-    device = next(module.parameters()).device
     if dtype is None:
         dtype = X.dtype if X.dtype == np.float32 else np.float64
+    if len(X) < SMALL_PREDICT_ROWS and _predicts_rows(type(module)):
+        return _forward_small(module, X, dtype, check)
+    device = next(module.parameters()).device
     out = np.empty((X.shape[0], module.layer_units[-1]), dtype=dtype)
     columns, width, run = _prediction_input(module, X)
     if check is not None and columns is None and X.dtype == np.float32:
@@ -953,6 +969,39 @@ def _forward(net, X, dtype=None, check=None):
     if was_training:
         module.train()
     return out
+
+
+def _forward_small(module, X, dtype, check):
+    """:func:`_forward` of a few rows through skprune's own module.
+
+    The rows are copied to float32 in one call and tested by their sum
+    (NaN, infinity and values beyond float32's range show; ``check`` then
+    raises scikit-learn's error), and ``module.predict_rows`` computes the
+    layers straight from its parameters, without ``nn.Module`` calls: a
+    one-row prediction pays little more than its products.
+    """
+    with np.errstate(over="ignore"):  # beyond float32's range: checked below
+        rows = torch.from_numpy(X.astype(np.float32))  # a copy torch can wrap
+    device = module.parameter_device()
+    if device.type != "cpu":
+        rows = rows.to(device)
+    if check is not None and not math.isfinite(rows.sum().item()):
+        _check_float32_range(X, rows.cpu().numpy(), check)
+    out = module.predict_rows(rows).cpu().numpy()
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
+@functools.cache
+def _predicts_rows(cls):
+    """Whether ``cls`` computes small predictions by ``predict_rows``: skprune's
+    modules do; a subclass with a ``forward`` of its own does not."""
+    owner = {
+        name: next((c for c in cls.__mro__ if name in vars(c)), None)
+        for name in ("forward", "predict_rows")
+    }
+    return (
+        owner["predict_rows"] is not None and owner["predict_rows"] is owner["forward"]
+    )
 
 
 def _no_check(block):
@@ -1175,6 +1224,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         float64 input, as scikit-learn).
         """
         if self.out_activation_ == "softmax":
+            if raw.size <= SOFTMAX_ONE_TASK:
+                return torch.softmax(torch.from_numpy(raw), dim=1).numpy()
             with self._torch_threads(len(raw)):
                 return torch.softmax(torch.from_numpy(raw), dim=1).numpy()
         return expit(raw, out=raw)

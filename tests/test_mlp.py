@@ -544,3 +544,100 @@ def test_predict_rejects_finite_values_beyond_float32(
     for method in (clf.predict, clf.predict_proba):
         with pytest.raises(ValueError, match=re.escape("beyond float32's range")):
             method(bad)
+
+
+# ----------------------------------------------------- small prediction blocks
+
+
+class _ShiftedModule(MLPModule):
+    """A user's module: its own forward, which small blocks must also run."""
+
+    def forward(self, X):
+        return super().forward(X) + 1.0
+
+
+def _small_inputs(X):
+    """Few rows of ``X`` as numpy hands them over: C, Fortran, read-only,
+    reversed, float32."""
+    few = X[: _mlp.SMALL_PREDICT_ROWS - 1]
+    read_only = few.copy()
+    read_only.flags.writeable = False
+    return {
+        "C": few,
+        "Fortran": np.asfortranarray(few),
+        "read-only": read_only,
+        "reversed": few[::-1],
+        "float32": few.astype(np.float32),
+        "one row": X[:1],
+    }
+
+
+@pytest.mark.parametrize("activation", ["relu", "prelu", "logistic"])
+def test_small_blocks_predict_as_large_ones(small, activation):
+    """Fewer than SMALL_PREDICT_ROWS rows go through the module's
+    predict_rows; the outputs equal the large-block path's, in the input's
+    dtype."""
+    X, y = small
+    clf = fast_clf(max_iter=3, activation=activation).fit(X, y)
+    reg = MLPRegressor((8,), max_iter=3, activation=activation, random_state=0)
+    reg.fit(X, X[:, :2])
+    assert len(X) >= _mlp.SMALL_PREDICT_ROWS
+    for model, method in ((clf, "predict_proba"), (reg, "predict")):
+        whole = getattr(model, method)(X)
+        for name, rows in _small_inputs(X).items():
+            out = getattr(model, method)(rows)
+            expected = whole[: len(rows)][:: -1 if name == "reversed" else 1]
+            np.testing.assert_allclose(
+                out, expected, rtol=1e-5, atol=1e-6, err_msg=name
+            )
+            assert out.dtype == rows.dtype, name
+
+
+def test_small_blocks_go_through_predict_rows(small, monkeypatch):
+    X, y = small
+    clf = fast_clf(max_iter=3).fit(X, y)
+    calls = []
+    original = MLPModule.predict_rows
+    monkeypatch.setattr(
+        MLPModule,
+        "predict_rows",
+        lambda self, rows: calls.append(len(rows)) or original(self, rows),
+    )
+    clf.predict_proba(X[:1])
+    clf.predict_proba(X[: _mlp.SMALL_PREDICT_ROWS - 1])
+    clf.predict_proba(X[: _mlp.SMALL_PREDICT_ROWS])  # a large block
+    assert calls == [1, _mlp.SMALL_PREDICT_ROWS - 1]
+
+
+def test_small_blocks_run_a_users_forward(small):
+    """A module with a forward of its own is called, also for one row."""
+    X, y = small
+    reg = MLPRegressor((8,), max_iter=3, random_state=0)
+    reg.fit(X, X[:, 0])
+    shifted = MLPRegressor(
+        (8,), max_iter=3, random_state=0, net_params={"module": _ShiftedModule}
+    ).fit(X, X[:, 0])
+    shifted.net_.module_.load_state_dict(reg.net_.module_.state_dict())
+    for rows in (X[:1], X):
+        np.testing.assert_allclose(
+            shifted.predict(rows), reg.predict(rows) + 1.0, rtol=1e-5, atol=1e-6
+        )
+    assert not _mlp._predicts_rows(_ShiftedModule)
+    assert _mlp._predicts_rows(MLPModule)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_small_blocks_reject_nan_and_infinity(small, dtype, value):
+    X, y = small
+    clf = fast_clf(max_iter=3).fit(X, y)
+    bad = X[:3].astype(dtype)
+    bad[1, 2] = value
+    word = "NaN" if np.isnan(value) else "infinity"
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=re.escape(f"Input X contains {word}")):
+            method(bad)
+    beyond = X[:1].copy()
+    beyond[0, 1] = 1e300
+    with pytest.raises(ValueError, match=re.escape("beyond float32's range")):
+        clf.predict_proba(beyond)

@@ -6,6 +6,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .activations import ACTIVATIONS
 
@@ -59,6 +60,23 @@ class MLPModule(nn.Module):
         for layer, activation in zip(layers, self.activations):
             X = activation(layer(X))
         return layers[-1](X)
+
+    def parameter_device(self):
+        """The device of the parameters."""
+        first = next(iter(self._modules["layers"]._modules.values()))
+        return first._parameters["weight"].device
+
+    @torch.no_grad()
+    def predict_rows(self, X):
+        """Raw output of float32 rows, computed straight from the parameters
+        (the same products as :meth:`forward`, without ``nn.Module`` calls:
+        for a handful of rows those cost more than the arithmetic)."""
+        function_ = ACTIVATIONS[self.activation].function_
+        layers = [layer._parameters for layer in self._modules["layers"]]
+        slopes = [act._parameters.get("weight") for act in self._modules["activations"]]
+        for params, slope in zip(layers, slopes):
+            X = function_(F.linear(X, params["weight"], params["bias"]), slope)
+        return F.linear(X, layers[-1]["weight"], layers[-1]["bias"])
 
     def masks(self):
         """Masks per layer, ``None`` where the layer is unpruned."""
