@@ -1083,6 +1083,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     net_params : dict, default=None
         Any other :class:`skorch.NeuralNet` parameter, e.g.
         ``{"optimizer__weight_decay": 0.0}``; they override skprune's settings.
+        ``{"cuda_graph": True}`` steps the full batches of a fit on CUDA by
+        replaying the step captured as a CUDA graph (off by default: not yet
+        run on a GPU; see ``skprune._torch.net.GraphedStep``).
     n_threads : int or None, default=None
         Torch threads of every ``fit``, ``partial_fit``, ``fine_tune``,
         prediction and pruning score; torch's own setting is restored after

@@ -441,3 +441,136 @@ def test_deferred_losses_in_chunks_and_of_mixed_types(monkeypatch):
     assert losses.read() == [torch.tensor(0.1).item(), 0.2]
     losses.append(torch.tensor(0.3, requires_grad=True) * 2)
     assert losses.read()[-1] == pytest.approx(0.6)
+
+
+# ------------------------------------------------------- the graphed step
+
+
+@pytest.fixture
+def graphed_steps(monkeypatch):
+    """The GraphedSteps of the fits that follow, with the step "captured"
+    as a plain call on the static buffers (GRAPH_EMULATION): everything but
+    the CUDA capture itself runs on the CPU."""
+    monkeypatch.setattr(net_module, "GRAPH_EMULATION", True)
+    steps = []
+    original = net_module.GraphedStep.__init__
+
+    def recording(self, net):
+        original(self, net)
+        steps.append(self)
+
+    monkeypatch.setattr(net_module.GraphedStep, "__init__", recording)
+    return steps
+
+
+GRAPHED = {"net_params": {"cuda_graph": True}}
+
+
+def _assert_same_training(first, second):
+    assert _history_without_timings(first.net_) == _history_without_timings(second.net_)
+    assert getattr(first, "loss_curve_", 0) == getattr(second, "loss_curve_", 0)
+    for ours, theirs in zip(
+        first.coefs_ + first.intercepts_, second.coefs_ + second.intercepts_
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "settings, warm_ups",
+    [
+        (dict(solver="adam"), 1),
+        (dict(solver="adam", alpha=0.1, early_stopping=True), 1),
+        (dict(solver="sgd"), 1),
+        (dict(solver="sgd", learning_rate="invscaling"), 4),  # a new rate per epoch
+    ],
+)
+def test_the_graphed_step_trains_as_the_ordinary_step(
+    graphed_steps, settings, warm_ups
+):
+    """Full batches replayed from the static buffers give the same history and
+    weights, bit for bit; the short last batch of each epoch is an ordinary
+    step, and a new learning rate means warming up and capturing again."""
+    plain = _small_fit(**settings)
+    graphed = _small_fit(**settings, **GRAPHED)
+    (step,) = graphed_steps
+    assert graphed.net_.graphed_step_ is None  # it lives for the fit only
+    assert step.rows == 32
+    # 150 rows (135 with early stopping): 4 batches of 32 and a short one,
+    # 4 epochs: 16 full batches, less the warm-up steps.
+    assert step.replays == 16 - warm_ups * net_module.GRAPH_WARMUP_STEPS
+    _assert_same_training(plain, graphed)
+
+
+def test_the_graphed_step_holds_the_masks(graphed_steps):
+    fits = [_small_fit(), _small_fit(**GRAPHED)]
+    masks = [np.abs(c) > np.median(np.abs(c)) for c in fits[0].coefs_]
+    X = np.random.RandomState(1).randn(150, 5)
+    y = (X[:, 0] > 0).astype(int)
+    for clf in fits:
+        clf.set_masks(masks).partial_fit(X, y)
+        for coef, mask in zip(clf.coefs_, masks):
+            assert not coef[~mask].any()
+    assert graphed_steps[-1].replays == 4 - net_module.GRAPH_WARMUP_STEPS
+    for ours, theirs in zip(fits[0].coefs_, fits[1].coefs_):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "settings, built",
+    [
+        (dict(callbacks=[("listens", _ListensPerBatch())], **GRAPHED), False),
+        (dict(solver="lbfgs", **GRAPHED), False),
+        (dict(sample_weight=True, **GRAPHED), True),  # built, takes no batch
+        (dict(), False),  # cuda_graph not set
+    ],
+)
+def test_what_the_graphed_step_leaves_to_the_ordinary_step(
+    graphed_steps, settings, built
+):
+    graphed = _small_fit(**settings)
+    assert len(graphed_steps) == built
+    assert all(step.replays == 0 for step in graphed_steps)
+    plain = {k: v for k, v in settings.items() if k != "net_params"}
+    _assert_same_training(_small_fit(**plain), graphed)
+
+
+def test_a_criterion_of_ones_own_is_not_graphed(graphed_steps):
+    _small_fit(net_params={"cuda_graph": True, "criterion": _ScaledLoss})
+    assert not graphed_steps
+
+
+def test_no_graphed_step_outside_cuda():
+    net = _small_fit(**GRAPHED).net_
+    assert net.cuda_graph and not net._graphs_the_step({})
+
+
+def test_a_failed_capture_warns_and_trains_on(graphed_steps, monkeypatch):
+    def fails(self):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(net_module.GraphedStep, "_record", fails)
+    with pytest.warns(RuntimeWarning, match="could not be captured as a CUDA graph"):
+        graphed = _small_fit(**GRAPHED)
+    (step,) = graphed_steps
+    assert step.failed and step.replays == 0
+    _assert_same_training(_small_fit(), graphed)
+
+
+def test_a_fitted_net_with_cuda_graph_copies_and_pickles(graphed_steps):
+    clf = _small_fit(**GRAPHED)
+    clf.net_.graphed_step_ = graphed_steps[0]  # as during a fit
+    for copied in (copy.deepcopy(clf), pickle.loads(pickle.dumps(clf))):
+        assert copied.net_.graphed_step_ is None
+        assert copied.net_.cuda_graph
+    clf.net_.graphed_step_ = None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_the_cuda_graph_trains_as_the_ordinary_step_on_cuda(solver):
+    fits = [
+        _small_fit(solver=solver, device="cuda", **params) for params in ({}, GRAPHED)
+    ]
+    np.testing.assert_allclose(fits[0].loss_curve_, fits[1].loss_curve_, rtol=1e-5)
+    for ours, theirs in zip(fits[0].coefs_, fits[1].coefs_):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import pickle
+import warnings
 
 import numpy as np
 import torch
@@ -36,12 +37,24 @@ from .serialization import (
     load_cpu_storages,
     on_cpu,
 )
-from .solvers import fused_step
+from .solvers import fused_step, plain_fused
 
 LOSS_CHUNK = 1024
 """Batch losses kept on the device are stacked into one tensor per this many."""
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+GRAPH_WARMUP_STEPS = 2
+"""Ordinary steps (on a side stream) before the step is captured as a CUDA
+graph, and again after each change of the learning rate: torch's notes on
+CUDA graphs ask for a few eager iterations before a capture, and the first
+step builds the optimizer's state."""
+
+GRAPH_EMULATION = False
+"""For the tests only: on a net outside CUDA, :class:`GraphedStep` runs with
+the step on its static buffers called directly where it would capture and
+replay a graph, so that everything but the capture itself is tested without
+a GPU."""
 
 
 @functools.cache
@@ -63,11 +76,53 @@ class MLPNet(NeuralNet):
     Adds ``alpha``, scikit-learn's L2 penalty (``0.5 * alpha * ||W||^2``
     divided by the batch's total sample weight) and sample weights in the
     loss, and holds pruning masks after every optimizer step.
+
+    ``cuda_graph=True`` (``net_params={"cuda_graph": True}`` on the
+    estimator) steps the full batches of a fit on CUDA by replaying the step
+    captured once as a CUDA graph (:class:`GraphedStep`), where the step
+    allows it (:meth:`_graphs_the_step`); everything else trains as without
+    it. Off by default: it has not yet run on a GPU.
     """
 
-    def __init__(self, module, *args, alpha=0.0, **kwargs):
+    def __init__(self, module, *args, alpha=0.0, cuda_graph=False, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.alpha = alpha
+        self.cuda_graph = cuda_graph
+        self.graphed_step_ = None
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's ``fit_loop``, full batches stepped by a :class:`GraphedStep`
+        where :meth:`_graphs_the_step` allows it (the graph lives for this
+        call only)."""
+        # skorch's own keyword (which entry point called it) is no forward argument
+        forward_params = {k: v for k, v in fit_params.items() if k != "_routing_method"}
+        graphs = self._graphs_the_step(forward_params)
+        self.graphed_step_ = GraphedStep(self) if graphs else None
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        finally:
+            self.graphed_step_ = None
+
+    def _graphs_the_step(self, fit_params):
+        """Whether a CUDA graph can take this fit's step: ``cuda_graph``
+        set, a CUDA device, skprune's own module and loss on their own
+        batches (the explicit backward pass), one fused Adam or SGD stepped
+        directly (:func:`~skprune._torch.solvers.fused_step`), and nothing
+        listening per batch or to the gradients. Batches with sample weights
+        and batches of another size than the first are stepped as usual
+        (:meth:`GraphedStep.takes`), and so is everything else."""
+        if not (self.cuda_graph and versions.FAST_TRAIN_STEP) or fit_params:
+            return False
+        device = torch.device(self.device or "cpu")
+        return (
+            (device.type == "cuda" or GRAPH_EMULATION)
+            and type(self.module_) is MLPModule
+            and type(self.criterion_) is PerSampleLoss
+            and len(self._optimizers) == 1
+            and plain_fused(getattr(self, self._optimizers[0] + "_"))
+            and not self._listens_to_batches()
+            and not self._listens_to_grads()
+        )
 
     @property
     def _default_callbacks(self):
@@ -108,6 +163,7 @@ class MLPNet(NeuralNet):
             state[CPU_TORCH_STATE] = dump_cpu_storages(torch_state)
         else:
             state = super().__getstate__()
+        state["graphed_step_"] = None  # a CUDA graph is not state
         history = state.pop("history_", None)
         if history is not None:
             state["__packed_history__"] = pickle.dumps(history, pickle.HIGHEST_PROTOCOL)
@@ -131,6 +187,8 @@ class MLPNet(NeuralNet):
         for key, value in self.__dict__.items():
             if key == "history_":  # one pickle round trip, not a dict walk
                 value = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+            elif key == "graphed_step_":  # a CUDA graph is not state
+                value = None
             else:
                 value = copy.deepcopy(value, memo)
             copied.__dict__[key] = value
@@ -154,10 +212,14 @@ class MLPNet(NeuralNet):
                 iterator, training, prefix, step_fn=step_fn, **fit_params
             )
             return
+        graphed = getattr(self, "graphed_step_", None) if training else None
         losses, sizes = DeferredLosses(), []
         try:
             for batch in iterator:
-                losses.append(step_fn(batch, **fit_params)["loss"])
+                if graphed is not None and graphed.takes(batch):
+                    losses.append(graphed(batch))
+                else:
+                    losses.append(step_fn(batch, **fit_params)["loss"])
                 sizes.append(_batch_size(batch))
         finally:  # an interrupted epoch keeps its finished batches, as skorch's
             self._record_batches(prefix, losses.read(), sizes)
@@ -228,17 +290,8 @@ class MLPNet(NeuralNet):
             self.module_.apply_masks_()
             return step
         if self._explicit_backward(batch, fit_params):
-            # Every gradient is written afresh: nothing to zero first.
-            self._set_training(True)
             X, (y, sample_weight) = batch
-            loss, raw = forward_backward(
-                self.module_,
-                X,
-                y,
-                sample_weight,
-                self.criterion_.out_activation,
-                self.alpha,
-            )
+            loss, raw = self._forward_backward(X, y, sample_weight)
             step = {"loss": loss, "y_pred": raw}
         else:
             self._zero_grad_optimizer(set_to_none=True)
@@ -253,6 +306,20 @@ class MLPNet(NeuralNet):
         self._step_optimizer(None)
         self.module_.apply_masks_()
         return step
+
+    def _forward_backward(self, X, y, sample_weight):
+        """:func:`forward_backward` of one batch in training mode: ``(loss, raw)``.
+
+        Every gradient is written afresh: nothing to zero first."""
+        self._set_training(True)
+        return forward_backward(
+            self.module_,
+            X,
+            y,
+            sample_weight,
+            self.criterion_.out_activation,
+            self.alpha,
+        )
 
     def _step_optimizer(self, step_fn):
         # The fused Adam / SGD step without torch.optim's per-call overhead
@@ -302,6 +369,113 @@ class MLPNet(NeuralNet):
         torch._foreach_add_(
             [w.grad for w in weights], weights, alpha=self.alpha / total
         )
+
+
+class GraphedStep:
+    """A fit's full training batches, stepped by replaying one CUDA graph.
+
+    The step is :class:`MLPNet`'s own (explicit forward and backward pass,
+    fused optimizer step, masks re-applied), so a replay updates the same
+    parameters and optimizer state, with the same kernels, as an ordinary
+    step. It runs :data:`GRAPH_WARMUP_STEPS` ordinary steps on a side
+    stream, then captures the step on static copies of the batch's rows and
+    labels; every later batch of the same size is copied into them and the
+    graph replayed, without a host synchronisation or a Python-side kernel
+    launch. The loss of a replay is a device tensor (read back with the
+    epoch's others). A change of the learning rate (scikit-learn's SGD
+    schedules) is a new step: warm-up and capture again. Batches that
+    :meth:`takes` refuses go through the net's ordinary ``train_step``. If
+    the capture fails, a warning says why and the fit goes on with ordinary
+    steps.
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.rows = None  # the batch size the graph takes (the first batch's)
+        self.lr = None  # the learning rate captured in the graph
+        self.graph = None
+        self.warm_steps = 0
+        self.replays = 0
+        self.failed = False
+        self.X = self.y = self.loss = None
+
+    def takes(self, batch):
+        """Whether ``batch`` is stepped here: unweighted rows, as many as the
+        first batch's."""
+        X, (_, sample_weight) = batch
+        if self.failed or sample_weight is not None:
+            return False
+        if self.rows is None:
+            self.rows = len(X)
+        return len(X) == self.rows
+
+    def __call__(self, batch):
+        """One step on ``batch``; returns its loss (a device tensor)."""
+        X, (y, _) = batch
+        lr = self.net.optimizer_.param_groups[0]["lr"]
+        if lr != self.lr:  # the learning rate is part of the captured step
+            self.graph, self.lr, self.warm_steps = None, lr, 0
+        if self.graph is None:
+            if self.warm_steps < GRAPH_WARMUP_STEPS:
+                self.warm_steps += 1
+                return self._side_stream_step(X, y)
+            if not self._capture(X, y):
+                return self._step(X, y)
+        self.X.copy_(X)
+        self.y.copy_(y)
+        if isinstance(self.graph, torch.cuda.CUDAGraph):
+            self.graph.replay()
+        else:  # GRAPH_EMULATION: the loss overwritten in place, as by a replay
+            self.loss.copy_(self._step(self.X, self.y))
+        self.replays += 1
+        return self.loss.clone()  # the next replay overwrites self.loss
+
+    def _step(self, X, y):
+        net = self.net
+        loss, _ = net._forward_backward(X, y, None)
+        net._step_optimizer(None)
+        net.module_.apply_masks_()
+        return loss
+
+    def _side_stream_step(self, X, y):
+        if X.device.type != "cuda":
+            return self._step(X, y)
+        stream, current = (
+            torch.cuda.Stream(X.device),
+            torch.cuda.current_stream(X.device),
+        )
+        stream.wait_stream(current)
+        with torch.cuda.stream(stream):
+            loss = self._step(X, y)
+        current.wait_stream(stream)
+        return loss
+
+    def _capture(self, X, y):
+        """Capture the step on static copies of ``X`` and ``y`` (nothing runs
+        yet); False, with a warning, if it cannot be captured."""
+        self.X, self.y = X.clone(), y.clone()
+        try:
+            self.graph = self._record()
+        except RuntimeError as error:
+            self.failed, self.graph = True, None
+            warnings.warn(
+                f"The training step could not be captured as a CUDA graph "
+                f"({error}); the fit goes on with ordinary steps.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return False
+        return True
+
+    def _record(self):
+        """The step on the static buffers as a CUDA graph, captured, not run."""
+        if self.X.device.type != "cuda":  # GRAPH_EMULATION: replays call the step
+            self.loss = self.X.new_zeros(())
+            return "emulated"
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.loss = self._step(self.X, self.y)
+        return graph
 
 
 class DeferredLosses:

@@ -101,7 +101,7 @@ def fused_step(optimizer) -> bool:
     >>> opt.step(); fused_step(opt)
     True
     """
-    if not _plain_fused(optimizer):
+    if not plain_fused(optimizer):
         return False
     group = optimizer.param_groups[0]
     params = group["params"]
@@ -113,7 +113,7 @@ def fused_step(optimizer) -> bool:
     return _sgd_step(optimizer, group, params, grads)
 
 
-def _plain_fused(optimizer) -> bool:
+def plain_fused(optimizer) -> bool:
     """A fused Adam or SklearnSGD, one group, no hooks, ``step`` not wrapped."""
     return (
         versions.FAST_OPTIMIZER_STEP
