@@ -38,36 +38,42 @@ def timings(fn, repeat=5):
 
 def paired_ratio(first, second, repeats, min_seconds=0.02):
     """Median over ``repeats`` of the time per call of ``first()`` over that
-    of ``second()``, the two timed back to back in each repeat (which one
-    first alternates) in samples of at least ``min_seconds`` (several calls
-    of a fast function, as ``timeit``; the garbage collector is off). A
-    ratio of neighbouring samples cancels the machine's slow drifts, which
-    a ratio of two separate medians keeps."""
+    of ``second()`` (see :func:`paired_times`)."""
     first_times, second_times = paired_times(first, second, repeats, min_seconds)
     return statistics.median(a / b for a, b in zip(first_times, second_times))
 
 
 def paired_times(first, second, repeats, min_seconds=0.02):
-    """Seconds per call of ``first()`` and of ``second()``, ``repeats`` pairs
-    of back-to-back samples (see :func:`paired_ratio`)."""
+    """Seconds per call of ``first()`` and of ``second()``, ``repeats`` times.
+
+    A repeat calls the two in turn, call by call (which one first alternates
+    between repeats), until each has run at least ``min_seconds`` in all,
+    and sums each one's calls, timed one by one; Python's garbage collector
+    is off, as in ``timeit``. Calls side by side see the same machine: the
+    ratio of a repeat's two sums is not moved by the drifts of a shared
+    machine, which separate samples of each (even alternating) keep.
+    """
     first(), second()  # warm-up: caches, plans, thread pools
     start = time.perf_counter()
     first(), second()
-    calls = max(1, int(min_seconds / (time.perf_counter() - start)))
-
-    def per_call(fn):
-        begin = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        return (time.perf_counter() - begin) / calls
-
+    calls = max(1, int(min_seconds / (time.perf_counter() - start) * 2))
+    clock = time.perf_counter
     times = ([], [])
     gc.collect()
     gc.disable()
     try:
         for r in range(repeats):
-            for i in (1, 0) if r % 2 else (0, 1):
-                times[i].append(per_call((first, second)[i]))
+            order = (
+                ((first, 0), (second, 1)) if r % 2 == 0 else ((second, 1), (first, 0))
+            )
+            sums = [0.0, 0.0]
+            for _ in range(calls):
+                for fn, i in order:
+                    begin = clock()
+                    fn()
+                    sums[i] += clock() - begin
+            times[0].append(sums[0] / calls)
+            times[1].append(sums[1] / calls)
     finally:
         gc.enable()
     return times

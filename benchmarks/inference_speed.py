@@ -16,9 +16,10 @@ the script prints, dense / compact:
 - ``pickle``: the compact model's pickle size over the dense reference's.
 
 Each time ratio is the median over repeats of the ratio of the two models'
-times measured back to back (``_common.paired_ratio``: samples of at least
-20 ms, several calls of a fast function, which model goes first
-alternating, Python's garbage collector off as in ``timeit``).
+times, measured side by side (``_common.paired_times``: a repeat calls the
+two in turn, call by call, at least 20 ms of calls each, which one first
+alternating between repeats; Python's garbage collector off, as in
+``timeit``).
 
 A first row times the reference against a second, identical copy of
 itself: how far from 1 a ratio moves when the work is the same (the
@@ -371,7 +372,7 @@ def main(argv=None):
         return rules(args, (X, y, X_test))
     print(
         f"ratios dense / compact (> 1: compact faster or smaller); time ratios: "
-        f"medians of {args.repeats} ratios of back-to-back samples of >= 20 ms"
+        f"medians of {args.repeats} ratios of >= 20 ms of calls side by side"
     )
     for name in args.nets:
         run_net(name, NETS[name], (X, y, X_test), args)

@@ -15,8 +15,9 @@ ratios:
   every block through the path that large inputs take (> 1: the small-block
   path is faster); from 32 rows both columns run the same code.
 
-Ratios are medians of back-to-back samples of at least 20 ms
-(``_common.paired_ratio``), the order alternating.
+Ratios are medians over repeats of the two times measured side by side
+(``_common.paired_times``: the two called in turn, call by call, at least
+20 ms of calls each, which one first alternating between repeats).
 
     python benchmarks/small_predict.py [--repeats 31]
 """
@@ -82,7 +83,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(f"machine: {machine()}")
-    print(f"medians of {args.repeats} back-to-back samples of >= 20 ms, float64 rows")
+    print(
+        f"medians of {args.repeats} repeats of >= 20 ms of calls side by side, "
+        "float64 rows"
+    )
     X, y = load_digits(return_X_y=True)
     digits = dict(max_iter=50, random_state=0)
     _case("load_digits, 64-100-10", digits, X, y, X[::-1], args.repeats)
