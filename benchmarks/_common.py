@@ -43,7 +43,7 @@ def paired_ratio(first, second, repeats, min_seconds=0.02):
     return statistics.median(a / b for a, b in zip(first_times, second_times))
 
 
-def paired_times(first, second, repeats, min_seconds=0.02):
+def paired_times(first, second, repeats, min_seconds=0.02, interleave=True):
     """Seconds per call of ``first()`` and of ``second()``, ``repeats`` times.
 
     A repeat calls the two in turn, call by call (which one first alternates
@@ -52,6 +52,11 @@ def paired_times(first, second, repeats, min_seconds=0.02):
     is off, as in ``timeit``. Calls side by side see the same machine: the
     ratio of a repeat's two sums is not moved by the drifts of a shared
     machine, which separate samples of each (even alternating) keep.
+
+    ``interleave=False`` times each one's calls as one block instead (the
+    blocks alternating), for two libraries with thread pools of their own:
+    numpy's OpenBLAS threads keep spinning for a moment after each call and
+    would slow down every call of torch's right after it.
     """
     first(), second()  # warm-up: caches, plans, thread pools
     start = time.perf_counter()
@@ -67,11 +72,18 @@ def paired_times(first, second, repeats, min_seconds=0.02):
                 ((first, 0), (second, 1)) if r % 2 == 0 else ((second, 1), (first, 0))
             )
             sums = [0.0, 0.0]
-            for _ in range(calls):
+            if interleave:
+                for _ in range(calls):
+                    for fn, i in order:
+                        begin = clock()
+                        fn()
+                        sums[i] += clock() - begin
+            else:
                 for fn, i in order:
                     begin = clock()
-                    fn()
-                    sums[i] += clock() - begin
+                    for _ in range(calls):
+                        fn()
+                    sums[i] = clock() - begin
             times[0].append(sums[0] / calls)
             times[1].append(sums[1] / calls)
     finally:

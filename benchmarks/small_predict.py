@@ -16,8 +16,12 @@ ratios:
   path is faster); from 32 rows both columns run the same code.
 
 Ratios are medians over repeats of the two times measured side by side
-(``_common.paired_times``: the two called in turn, call by call, at least
-20 ms of calls each, which one first alternating between repeats).
+(``_common.paired_times``: at least 20 ms of calls each, which one first
+alternating between repeats). The two paths of ours are called in turn,
+call by call; scikit-learn's calls and ours run in separate blocks, since
+numpy's BLAS threads, still spinning right after one of scikit-learn's
+calls, slow down a torch call that follows at once (called in turn, ours
+ran several times slower at 8 rows of 784-300-100-10 than in blocks).
 
     python benchmarks/small_predict.py [--repeats 31]
 """
@@ -61,16 +65,17 @@ def _case(name, settings, X, y, X_test, repeats):
     for n in ROWS:
         rows = X_test[:n]
         cells = []
-        for other in (theirs, large):
+        for other, interleave in ((theirs, False), (large, True)):
             other_t, ours_t = paired_times(
                 lambda other=other, rows=rows: other.predict_proba(rows),
                 lambda rows=rows: ours.predict_proba(rows),
                 repeats,
+                interleave=interleave,
             )
             ratio = statistics.median(a / b for a, b in zip(other_t, ours_t))
             cells.append((ratio, statistics.median(ours_t)))
         print(
-            f"| {n} | {cells[0][1] * 1e6:.0f} | {cells[0][0]:.2f} | "
+            f"| {n} | {cells[1][1] * 1e6:.0f} | {cells[0][0]:.2f} | "
             f"{cells[1][0]:.2f} |",
             flush=True,
         )
@@ -84,8 +89,8 @@ def main(argv=None):
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(f"machine: {machine()}")
     print(
-        f"medians of {args.repeats} repeats of >= 20 ms of calls side by side, "
-        "float64 rows"
+        f"medians of {args.repeats} repeats of >= 20 ms of calls each, "
+        "float64 rows; ours: median time beside the large-block path"
     )
     X, y = load_digits(return_X_y=True)
     digits = dict(max_iter=50, random_state=0)
