@@ -32,11 +32,13 @@ weights is kept and it has at least :data:`SPARSE_MIN_WEIGHTS` weights.
 Measured by ``python benchmarks/inference_speed.py --crossover`` (2 CPU
 cores, nothing else running; scipy CSR by chunks of
 :data:`SPARSE_CHUNK_ROWS` rows against torch's dense ``addmm``, one layer
-product, ``docs/results/inference_crossover.txt``): at 10,000 rows a
-784x300 layer was 1.26x faster as CSR at 5 % kept weights and 1.90x at
-2 %, but 0.73x at 10 % and slower still at 20-30 %; 300x100 0.87x at 5 %
-and 1.01x at 2 %; 784x64 and 64x64 slower at every density; at one row CSR
-lost on every layer. 5 % is at the edge of where CSR pays."""
+product, ``docs/results/inference_crossover.txt``, run 1): at 10,000 rows
+a 784x300 layer was 1.30x faster as CSR at 5 % kept weights and 1.95x at
+2 %, but 0.65x at 10 % and slower still at 20-30 %; 300x100 0.68x at 5 %
+and 0.66x at 2 %; 784x64 and 64x64 slower at every density; at one row CSR
+lost on every layer. 5 % is at the edge of where CSR pays (the previous
+release's timing, run P1, gave 1.26x, 1.90x and 0.73x for 784x300 and
+0.87x and 1.01x for 300x100)."""
 
 SPARSE_MIN_WEIGHTS = 100_000
 """Layers with fewer weights (kept or not) stay dense under ``sparse="auto"``."""
@@ -48,11 +50,11 @@ width of its gathered input, up to a multiple of this many units (zero
 weights, zero biases: a padded unit outputs a constant that the next layer
 multiplies by zero). torch's CPU matrix product (MKL, AVX2) is much slower
 on odd widths: ``python benchmarks/inference_speed.py --rules --repeats 9``
-(``docs/results/inference_rules.txt``, two runs, 2 torch threads, nothing
-else running) gave unpadded / padded forward times of 1.17-1.45x at 10,000
-rows on 784-h1-h2-10 nets with (h1, h2) = (300, 100), (287, 92), (273, 92),
-(175, 91), (59, 91), (59, 56); 0.92-1.09x at 32 rows and 0.88-1.04x at one
-row."""
+(``docs/results/inference_rules.txt``, runs 1 and 2, 2 torch threads,
+nothing else running) gave unpadded / padded forward times of 1.17-1.52x at
+10,000 rows on 784-h1-h2-10 nets with (h1, h2) = (300, 100), (287, 92),
+(273, 92), (175, 91), (59, 91), (59, 56); 0.96-1.09x at 32 rows and
+0.95-1.00x at one row."""
 
 GATHER_MIN_SAVING = 80
 """A compact model predicts from the live input columns of its first layer
@@ -62,36 +64,40 @@ width`` (``width`` the first layer's padded output width). Gathering costs
 one copy of the live columns of every row; below this saving the full
 input goes to the first layer, whose dead columns hold zeros. Measured by
 the same runs (``predict_proba`` of 784-300-100-10 and 784-64-64-10 with
-dead input columns, full input / gathered time at 10,000 rows): 1.24-1.58x
-with 286-665 multiply-adds saved per copy, 1.05-1.07x with 124, 0.96-0.98x
-with 79, 0.95x with 64, 0.70-0.99x with 35 or fewer: this rule sits near
+dead input columns, full input / gathered time at 10,000 rows): 1.30-1.70x
+with 286-665 multiply-adds saved per copy, 1.05-1.13x with 124, 1.02-1.03x
+with 79, 0.93-0.94x with 64, 0.66-0.95x with 34 or fewer: this rule sits at
 the break-even."""
 
 GATHER_MIN_ROWS = 32
 """Blocks of fewer rows go to the first layer whole (through a copy of its
 weights over every input column): gathering a handful of rows costs more
-than it saves. Measured by the same runs: gathering was 0.94-1.11x at one
-row and 0.90-1.15x at 32 rows (784-300 and 784-64, 64-665 multiply-adds
-saved per copy), and ``predict_proba`` of 784-64-64-10 pruned to 90 and
-98 % (which gather) was 0.89-0.95x the dense reference's at one row in
-three runs of ``python benchmarks/inference_speed.py`` (95 %: 0.90-1.08x),
-with gathering at every block size."""
+than it saves. Measured by the previous release's runs (P1 and P2 in the
+same file), before blocks of fewer than ``skprune._mlp.SMALL_PREDICT_ROWS``
+rows took a path of their own that never gathers: gathering was 0.94-1.11x
+at one row and 0.90-1.15x at 32 rows (784-300 and 784-64, 64-665
+multiply-adds saved per copy), and ``predict_proba`` of 784-64-64-10
+pruned to 90 and 98 % (which gather) was 0.89-0.95x the dense reference's
+at one row in three runs of ``python benchmarks/inference_speed.py`` (95 %:
+0.90-1.08x), with gathering at every block size. The rule still decides
+for the last, short block of a large input."""
 
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR
 matrix and smaller blocks by its dense (gathered, padded) copy. Measured by
-the same runs, a 784x304 layer: dense / CSR time 0.61-0.69x at one row and
-5 % kept weights, 0.69-0.82x at 4 rows, 0.68-1.14x at 16 rows, 1.36-1.38x
-at 64 rows; at 2 % kept 0.82-0.89x, 1.07-1.29x, 0.90-1.62x, 2.16-2.21x.
-16 rows is at the edge."""
+runs 1 and 2, a 784x304 layer: dense / CSR time 0.54-0.62x at one row and
+5 % kept weights, 0.72-0.75x at 4 rows, 0.71-0.81x at 16 rows, 0.85-0.93x
+at 64 rows; at 2 % kept 0.57-0.70x, 0.80-0.99x, 1.09-1.30x, 1.16-2.22x.
+16 rows pays at 2 % kept, not at 5 % (the previous release's timing, runs
+P1 and P2, gave 1.36-1.38x at 64 rows and 5 %)."""
 
 SPARSE_CHUNK_ROWS = 256
 """A CSR product (scipy, on the CPU) takes at most this many rows at a time:
 scipy's single-threaded product of a large block loses to torch's dense
 product on two threads, while chunks of rows keep the CSR gain. Measured by
-the same runs, a 784x304 layer, dense / CSR time at 4,096 and 10,000 rows:
-0.47-0.60x (5 % kept) and 0.74-0.96x (2 %) as one product, 0.84-1.17x and
-1.37-1.56x by chunks of 256 rows."""
+runs 1 and 2, a 784x304 layer, dense / CSR time at 4,096 and 10,000 rows:
+0.51-0.89x (5 % kept) and 0.72-1.08x (2 %) as one product, 0.93-1.51x and
+1.30-2.22x by chunks of 256 rows."""
 
 CSR_STORAGE_DENSITY = 0.8
 """A pickled compact model stores a masked layer with fewer kept weights than

@@ -78,11 +78,12 @@ SOFTMAX_ONE_TASK = 2048
 # gather of a compact model's columns), so the input is read from memory once.
 CONVERT_BLOCK_BYTES = 1 << 19
 
-# From this many bytes of input rows, torch converts and checks them on the
-# call's torch threads: 1.25-1.31x as fast as numpy's blocks above at 256
-# float64 MNIST rows, 1.43-2.26x from 512 to 4,096 rows, 0.53-0.62x at 32
-# rows (2 cores, ``benchmarks/inference_speed.py --rules``); smaller blocks
-# keep numpy's lower overhead.
+# From this many bytes of input rows (about 320 float64 MNIST rows), torch
+# converts and checks them on the call's torch threads: 1.66-1.82x as fast
+# as numpy's blocks above from 512 to 4,096 rows, 0.62-1.20x at 256, 0.66x
+# at 32 (2 cores, two runs of ``benchmarks/inference_speed.py --rules`` in
+# ``docs/results/inference_rules.txt``); smaller blocks keep numpy's lower
+# overhead.
 TORCH_CONVERT_BYTES = 1 << 21
 
 # scikit-learn's solvers; the first two train through skorch's epoch loop.

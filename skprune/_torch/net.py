@@ -400,10 +400,13 @@ class GraphedStep:
         self.X = self.y = self.loss = None
 
     def takes(self, batch):
-        """Whether ``batch`` is stepped here: unweighted rows, as many as the
-        first batch's."""
+        """Whether ``batch`` is stepped here: one of the net's own batches
+        (as the explicit backward pass takes them), unweighted, of as many
+        rows as the first."""
+        if self.failed or not self.net._explicit_backward(batch, {}):
+            return False
         X, (_, sample_weight) = batch
-        if self.failed or sample_weight is not None:
+        if sample_weight is not None:
             return False
         if self.rows is None:
             self.rows = len(X)
