@@ -534,9 +534,31 @@ def test_what_the_graphed_step_leaves_to_the_ordinary_step(
     _assert_same_training(_small_fit(**plain), graphed)
 
 
-def test_a_criterion_of_ones_own_is_not_graphed(graphed_steps):
-    _small_fit(net_params={"cuda_graph": True, "criterion": _ScaledLoss})
+class _OwnModule(MLPModule):
+    """A module of one's own (its forward runs through autograd)."""
+
+    def forward(self, X):
+        return super().forward(X) * 1.0
+
+
+class _ListensToGradients(Callback):
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        pass
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(net_params={"cuda_graph": True, "criterion": _ScaledLoss}),
+        dict(net_params={"cuda_graph": True, "module": _OwnModule}),
+        dict(callbacks=[("grads", _ListensToGradients())], **GRAPHED),
+    ],
+    ids=["criterion", "module", "gradient listener"],
+)
+def test_what_is_not_the_nets_own_step_is_not_graphed(graphed_steps, settings):
+    net = _small_fit(**settings).net_
     assert not graphed_steps
+    assert not net._graphs_the_step({})
 
 
 def test_no_graphed_step_outside_cuda():
