@@ -290,24 +290,17 @@ class CompactMLPModule(MLPModule):
 
     @torch.no_grad()
     def predict_prepared(self, X):
-        """Raw output of rows prepared as :meth:`prediction_input` says."""
-        plan = self.plan()
-        function_ = get_activation(self.activation).function_
-        for i, activation in enumerate(self.activations):
-            slope = getattr(activation, "weight", None)
-            X = function_(plan.product(i, X), slope)
-        return plan.product(len(self.activations), X)
-
-    @torch.no_grad()
-    def predict_rows(self, X):
-        """Raw output of whole float32 input rows (a few: no gather, the
-        plan's first layer over every input column)."""
+        """Raw output of float32 rows prepared as :meth:`prediction_input`
+        says, or of whole input rows (the plan's first layer then covers every
+        input column: how a few rows are predicted, ``predict_rows``)."""
         plan = self.plan()
         function_ = get_activation(self.activation).function_
         slopes = [act._parameters.get("weight") for act in self._modules["activations"]]
         for i, slope in enumerate(slopes):
             X = function_(plan.product(i, X), slope)
         return plan.product(len(slopes), X)
+
+    predict_rows = predict_prepared
 
     def _pattern(self, i):
         mask = getattr(self, f"mask_{i}", None)
