@@ -3,7 +3,9 @@ are not asserted)."""
 
 from __future__ import annotations
 
+import os
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,3 +62,20 @@ def test_loss_readback_runs_end_to_end(monkeypatch, capsys):
     out = _run("loss_readback.py", ["--repeat", "1"], monkeypatch, capsys)
     rows = [line.split(" | ")[0] for line in out.splitlines()]
     assert "| adam" in rows and "| sgd" in rows
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_the_gpu_check_refuses_to_run_without_cuda(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "tools" / "gpu_check.sh"
+    done = subprocess.run(
+        ["bash", str(script), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        },
+    )
+    assert done.returncode == 1
+    assert "no CUDA device" in done.stderr
+    assert not (tmp_path / "out" / "cuda_tests.txt").exists()

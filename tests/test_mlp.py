@@ -641,3 +641,14 @@ def test_small_blocks_reject_nan_and_infinity(small, dtype, value):
     beyond[0, 1] = 1e300
     with pytest.raises(ValueError, match=re.escape("beyond float32's range")):
         clf.predict_proba(beyond)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_small_blocks_predict_on_cuda(small):
+    X, y = small
+    clf = fast_clf(max_iter=3, device="cuda").fit(X, y)
+    whole = clf.predict_proba(X)
+    for rows in (X[:1], X[:5].astype(np.float32)):
+        np.testing.assert_allclose(
+            clf.predict_proba(rows), whole[: len(rows)], rtol=1e-5, atol=1e-6
+        )
