@@ -79,8 +79,10 @@ at one row and 0.90-1.15x at 32 rows (784-300 and 784-64, 64-665
 multiply-adds saved per copy), and ``predict_proba`` of 784-64-64-10
 pruned to 90 and 98 % (which gather) was 0.89-0.95x the dense reference's
 at one row in three runs of ``python benchmarks/inference_speed.py`` (95 %:
-0.90-1.08x), with gathering at every block size. The rule still decides
-for the last, short block of a large input."""
+0.90-1.08x), with gathering at every block size. Predictions through the
+estimator now send fewer than ``SMALL_PREDICT_ROWS`` (also 32) rows to
+``predict_rows``, which takes whole rows anyway; this rule answers callers
+of :meth:`CompactMLPModule.prediction_input` that ask for small blocks."""
 
 SPARSE_MIN_ROWS = 16
 """A sparse layer multiplies blocks of at least this many rows by its CSR

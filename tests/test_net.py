@@ -339,6 +339,15 @@ def _history_without_timings(net):
     return [{k: v for k, v in row.items() if k != "dur"} for row in net.history]
 
 
+def _assert_same_training(first, second):
+    assert _history_without_timings(first.net_) == _history_without_timings(second.net_)
+    assert getattr(first, "loss_curve_", 0) == getattr(second, "loss_curve_", 0)
+    for ours, theirs in zip(
+        first.coefs_ + first.intercepts_, second.coefs_ + second.intercepts_
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def _small_fit(callbacks=None, batch_size=32, sample_weight=False, **params):
     rng = np.random.RandomState(0)
     X = rng.randn(150, 5)
@@ -372,16 +381,9 @@ def test_losses_read_per_epoch_give_skorchs_history(
     per_batch = _small_fit(callbacks=[("listens", _ListensPerBatch())], **settings)
     assert not deferred.net_._listens_to_batches()
     assert per_batch.net_._listens_to_batches()
-    assert _history_without_timings(deferred.net_) == _history_without_timings(
-        per_batch.net_
-    )
-    assert deferred.loss_curve_ == per_batch.loss_curve_
+    _assert_same_training(deferred, per_batch)
     assert deferred.n_iter_ == per_batch.n_iter_
     assert deferred.validation_scores_ == per_batch.validation_scores_
-    for ours, theirs in zip(
-        deferred.coefs_ + deferred.intercepts_, per_batch.coefs_ + per_batch.intercepts_
-    ):
-        np.testing.assert_array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
@@ -464,15 +466,6 @@ def graphed_steps(monkeypatch):
 
 
 GRAPHED = {"net_params": {"cuda_graph": True}}
-
-
-def _assert_same_training(first, second):
-    assert _history_without_timings(first.net_) == _history_without_timings(second.net_)
-    assert getattr(first, "loss_curve_", 0) == getattr(second, "loss_curve_", 0)
-    for ours, theirs in zip(
-        first.coefs_ + first.intercepts_, second.coefs_ + second.intercepts_
-    ):
-        np.testing.assert_array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize(
