@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -51,18 +53,31 @@ class PerSampleLoss(nn.Module):
         return LOSSES[self.out_activation](raw, y)
 
 
+def squared_norm(weights):
+    """The sum of the squared entries of all ``weights`` (a 0-d tensor)."""
+    norms = torch.stack(torch._foreach_norm(weights))
+    return torch.dot(norms, norms)
+
+
 def l2_penalty(weights, alpha):
     """``0.5 * alpha * sum of squared entries`` of ``weights`` (a 0-d tensor)."""
-    return 0.5 * alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
+    return 0.5 * alpha * squared_norm(weights)
+
+
+@functools.lru_cache(maxsize=64)
+def _reciprocal(total, dtype, device):
+    # 1 / total rounded in ``dtype``, as a weighted batch of unit weights
+    # computes it; cached, so that a step creates no tensor for it.
+    return torch.tensor(1.0, dtype=dtype, device=device).div_(total)
 
 
 def loss_and_output_delta(raw, y, out_activation):
     """Per-sample losses and d(loss_i)/d(raw_i), without autograd."""
     if out_activation == "softmax":
         log_proba = torch.log_softmax(raw, dim=1)
-        index = y.unsqueeze(1)
-        losses = log_proba.gather(1, index).squeeze(1).neg_()
+        losses = F.nll_loss(log_proba, y, reduction="none")
         delta = log_proba.exp_()
+        index = y.unsqueeze(1)
         delta.scatter_add_(1, index, torch.full_like(index, -1, dtype=delta.dtype))
     elif out_activation == "logistic":
         losses = binary_cross_entropy(raw, y)
@@ -95,10 +110,10 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     slopes = [getattr(act, "weight", None) for act in module.activations]
     inputs, pre_activations = [X], []
     for weight, bias, slope in zip(weights[:-1], biases[:-1], slopes):
-        z = torch.addmm(bias, inputs[-1], weight.t())
+        z = F.linear(inputs[-1], weight, bias)
         pre_activations.append(z)
         inputs.append(activation.function(z, slope))
-    raw = torch.addmm(biases[-1], inputs[-1], weights[-1].t())
+    raw = F.linear(inputs[-1], weights[-1], biases[-1])
 
     losses, delta = loss_and_output_delta(raw, y, out_activation)
     if sample_weight is None:
@@ -106,7 +121,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
         loss = losses.sum()
         # Scaled as a weighted batch of unit weights is (a product with the
         # rounded 1 / total): unit weights give bit-identical steps.
-        delta.mul_(torch.tensor(1.0, dtype=delta.dtype).div_(total))
+        delta.mul_(_reciprocal(total, delta.dtype, delta.device))
     else:
         total = float(sample_weight.sum())
         if not total:  # rows of weight 0 add no loss and no gradient
@@ -116,7 +131,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
         loss = losses @ sample_weight
         delta.mul_((sample_weight / total).unsqueeze(1))
     if alpha:
-        loss = loss + l2_penalty(weights, alpha)
+        loss = torch.add(loss, squared_norm(weights), alpha=0.5 * alpha)
     decay = alpha / total
     for i in range(len(weights) - 1, -1, -1):
         weight = weights[i]

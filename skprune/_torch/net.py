@@ -528,7 +528,8 @@ class DeferredLosses:
 
 def _batch_size(batch):
     """The number of rows of a batch, as skorch's epoch loop counts them."""
-    return get_len(batch[0]) if isinstance(batch, tuple | list) else get_len(batch)
+    X = batch[0] if isinstance(batch, tuple | list) else batch
+    return len(X) if isinstance(X, torch.Tensor) else get_len(X)
 
 
 def _uniform(values):
