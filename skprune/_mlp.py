@@ -49,6 +49,7 @@ from ._torch.data import BatchIterator, TensorData
 from ._torch.losses import PerSampleLoss
 from ._torch.module import MLPModule
 from ._torch.net import MLPNet, fused_adam_supported
+from ._torch.serialization import on_cpu
 from ._torch.solvers import (
     LearningRateSchedule,
     SklearnSGD,
@@ -56,7 +57,7 @@ from ._torch.solvers import (
     fit_lbfgs,
     fused_sgd_supported,
 )
-from ._torch.threads import resolve_threads, torch_threads
+from ._torch.threads import BusyStart, resolve_threads, torch_threads
 from ._validation import numeric_input
 
 # Rows per forward pass at prediction time (bounded memory, few Python calls).
@@ -670,7 +671,18 @@ class _BaseMLP(BaseEstimator):
 
     def _run_epochs(self, train, epochs, stopping, incremental=False):
         n_before = len(self.net_.history)
-        self.net_.partial_fit(train, None, epochs=epochs)
+        # Under the thread rule, a fit that finds the cores busy (numpy's
+        # BLAS threads still spinning) starts on the free ones.
+        busy = None
+        if self.n_threads is None and on_cpu(self.net_.device):
+            busy = BusyStart(torch.get_num_threads())
+        self.net_.busy_start_ = busy and busy.start()
+        try:
+            self.net_.partial_fit(train, None, epochs=epochs)
+        finally:
+            if busy is not None:
+                busy.finish()
+            self.net_.busy_start_ = None
         new_losses = [float(row["train_loss"]) for row in self.net_.history[n_before:]]
         self.n_iter_ = len(new_losses)
         self.loss_curve_.extend(new_losses)

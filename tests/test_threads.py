@@ -1,6 +1,12 @@
 """Torch threads of fits, predictions and scoring: ``n_threads`` and its rule."""
 
+import hashlib
+import math
+import os
 import re
+import threading
+import time
+import types
 
 import numpy as np
 import pytest
@@ -12,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from skprune import CompensatedPruner, MLPClassifier, MLPRegressor
 from skprune._torch import threads
+from skprune._torch.module import MLPModule
 from skprune._torch.threads import available_cores, torch_threads
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -169,3 +176,201 @@ def test_a_model_pickled_before_n_threads_existed_predicts():
     old.__setstate__(state)
     assert old.n_threads is None
     np.testing.assert_array_equal(old.predict(X), clf.predict(X))
+
+
+# ---------------------------------------------------------------- rule 3: busy
+# cores at the start of a fit (threads.BusyStart)
+
+
+def _hash_until(stop):
+    data = b"x" * (1 << 22)
+    while not stop.is_set():
+        hashlib.sha256(data).digest()  # releases the GIL: a running thread
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux only")
+def test_busy_threads_lists_a_running_thread_and_forgets_it():
+    stop = threading.Event()
+    worker = threading.Thread(target=_hash_until, args=(stop,))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while worker.native_id not in threads.busy_threads():
+            assert time.monotonic() < deadline, "the hashing thread was never seen"
+    finally:
+        stop.set()
+        worker.join()
+    deadline = time.monotonic() + 5  # the ended thread leaves /proc soon after
+    while worker.native_id in threads.busy_threads():
+        assert time.monotonic() < deadline, "the ended thread is still listed"
+    assert threading.get_native_id() not in threads.busy_threads()
+
+
+class FakeThreads:
+    """Stands in for /proc and the clock: ``running`` says which thread ids run."""
+
+    def __init__(self, monkeypatch, busy, cores=2):
+        self.now = 100.0
+        self.running = dict.fromkeys(busy, True)
+        self.looks = 0
+        monkeypatch.setattr(threads, "available_cores", lambda: cores)
+        monkeypatch.setattr(threads, "busy_threads", self.busy_threads)
+        monkeypatch.setattr(threads, "_running", self.is_running)
+        monkeypatch.setattr(
+            threads, "time", types.SimpleNamespace(perf_counter=lambda: self.now)
+        )
+        monkeypatch.setattr(threads, "_last_parallel", [-math.inf])
+
+    def busy_threads(self):
+        return [tid for tid, running in self.running.items() if running]
+
+    def is_running(self, tid):
+        self.looks += 1
+        return self.running.get(tid, False)
+
+
+def test_busy_start_starts_on_the_free_cores_and_waits_for_the_busy_ones(
+    monkeypatch,
+):
+    fake = FakeThreads(monkeypatch, busy=[101])
+    with torch_threads(2):
+        start = threads.BusyStart(2).start()
+        assert (start.reduced, torch.get_num_threads(), start.watched) == (
+            True,
+            1,
+            [101],
+        )
+        fake.now += threads.BUSY_POLL_SECONDS / 2
+        start.tick()  # too early to look again
+        assert (fake.looks, torch.get_num_threads()) == (0, 1)
+        fake.now += threads.BUSY_POLL_SECONDS
+        start.tick()  # still running
+        assert (fake.looks, torch.get_num_threads()) == (1, 1)
+        fake.running[101] = False
+        fake.now += threads.BUSY_POLL_SECONDS
+        start.tick()
+        assert (start.reduced, torch.get_num_threads()) == (False, 2)
+        start.tick()  # done: no more looks
+        assert fake.looks == 2
+
+
+def test_busy_start_gives_up_waiting_after_a_while(monkeypatch):
+    fake = FakeThreads(monkeypatch, busy=[101])
+    with torch_threads(2):
+        start = threads.BusyStart(2).start()
+        fake.now += threads.BUSY_WAIT_SECONDS - 1e-3
+        start.tick()
+        assert torch.get_num_threads() == 1
+        fake.now += threads.BUSY_POLL_SECONDS
+        start.tick()  # thread 101 still runs, but the wait is over
+        assert (start.reduced, torch.get_num_threads()) == (False, 2)
+
+
+def test_busy_start_finish_restores_the_count(monkeypatch):
+    FakeThreads(monkeypatch, busy=[101])
+    with torch_threads(2):
+        start = threads.BusyStart(2).start()
+        start.finish()
+        assert (start.reduced, torch.get_num_threads()) == (False, 2)
+
+
+@pytest.mark.parametrize(
+    "n_threads, cores, busy, expected",
+    [
+        (2, 2, [], 2),  # nothing else runs
+        (2, 4, [101], 2),  # enough free cores
+        (4, 4, [101], 3),  # the free cores
+        (4, 4, [101, 102, 103, 104], 1),  # at least one
+        (1, 1, [101], 1),  # one thread: nothing to lower
+    ],
+)
+def test_busy_start_threads(monkeypatch, n_threads, cores, busy, expected):
+    FakeThreads(monkeypatch, busy=busy, cores=cores)
+    with torch_threads(n_threads):
+        threads.BusyStart(n_threads).start()
+        assert torch.get_num_threads() == expected
+
+
+def test_busy_start_is_off_after_own_parallel_calls_and_when_switched_off(
+    monkeypatch,
+):
+    fake = FakeThreads(monkeypatch, busy=[101])
+    with torch_threads(2):
+        # torch's own OpenMP threads may still spin after a call of ours on
+        # two threads (partial_fit in a loop): no look at the threads
+        with torch_threads(2):
+            pass
+        threads._last_parallel[0] = fake.now
+        fake.now += threads.OWN_SPIN_SECONDS / 2
+        assert not threads.BusyStart(2).start().reduced
+        fake.now += threads.OWN_SPIN_SECONDS
+        monkeypatch.setattr(threads, "YIELD_TO_BUSY_THREADS", False)
+        assert not threads.BusyStart(2).start().reduced
+        monkeypatch.setattr(threads, "YIELD_TO_BUSY_THREADS", True)
+        assert threads.BusyStart(2).start().reduced
+
+
+def test_a_call_on_several_threads_records_when_it_ended(monkeypatch):
+    monkeypatch.setattr(threads, "_last_parallel", [-math.inf])
+    with torch_threads(1):
+        pass
+    assert threads._last_parallel[0] == -math.inf
+    with torch_threads(2):
+        pass
+    assert time.perf_counter() - threads._last_parallel[0] < 1.0
+
+
+def _batch_threads(clf):
+    return [
+        t for epoch in clf.net_.history[:, "batches", :, "torch_threads"] for t in epoch
+    ]
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_fit_that_finds_busy_threads_starts_on_one(monkeypatch, solver):
+    fake = FakeThreads(monkeypatch, busy=[101])
+    monkeypatch.setattr(threads, "SMALL_WORK", 0)  # every batch counts as big
+    monkeypatch.setattr(threads, "BUSY_POLL_SECONDS", 0.0)  # look every batch
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    looks = []
+
+    def is_running(tid):  # running during the first batch only
+        looks.append(tid)
+        return len(looks) < 2
+
+    monkeypatch.setattr(threads, "_running", is_running)
+    X, y = np.random.RandomState(0).normal(size=(40, 4)), np.arange(40) % 2
+    params = dict(
+        hidden_layer_sizes=(5,),
+        solver=solver,
+        batch_size=10,
+        max_iter=2,
+        callbacks=[RecordThreads()],
+    )
+    with torch_threads(2):
+        clf = MLPClassifier(**params).fit(X, y)
+        assert _batch_threads(clf) == [1, 2, 2, 2, 2, 2, 2, 2]
+        assert torch.get_num_threads() == 2
+        assert clf.net_.busy_start_ is None
+        fake.now += 1.0  # past OWN_SPIN_SECONDS of the fit just made
+        looks.clear()
+        fixed = MLPClassifier(**params, n_threads=2).fit(X, y)
+        assert _batch_threads(fixed) == [2] * 8  # an int is used as it is
+        assert looks == []
+
+
+def test_the_module_is_initialised_on_one_thread(monkeypatch):
+    # Parallel regions there would leave torch's OpenMP threads spinning at the
+    # start of the fit, where BusyStart would take them for someone else's.
+    seen = []
+    reset = MLPModule.reset_parameters
+
+    def recording(self, seed):
+        seen.append(torch.get_num_threads())
+        reset(self, seed)
+
+    monkeypatch.setattr(MLPModule, "reset_parameters", recording)
+    with torch_threads(2):
+        MLPModule((784, 64, 10), "relu", seed=0)
+        assert torch.get_num_threads() == 2
+    assert seen == [1]

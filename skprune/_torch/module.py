@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .activations import ACTIVATIONS
+from .threads import torch_threads
 
 
 def glorot_bound(fan_in: int, fan_out: int, activation: str) -> float:
@@ -29,17 +30,21 @@ class MLPModule(nn.Module):
         super().__init__()
         self.layer_units = tuple(int(u) for u in layer_units)
         self.activation = activation
-        # torch's default initialisation draws from the global generator:
-        # restore it, the weights are drawn again from ``seed`` below.
-        with torch.random.fork_rng(devices=[]):
-            self.layers = nn.ModuleList(
-                nn.Linear(n_in, n_out)
-                for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:])
+        # On one thread: parallel regions here would leave torch's OpenMP
+        # threads spinning when the fit starts, and the fit would take them
+        # for busy threads of someone else (threads.BusyStart).
+        with torch_threads(1):
+            # torch's default initialisation draws from the global generator:
+            # restore it, the weights are drawn again from ``seed`` below.
+            with torch.random.fork_rng(devices=[]):
+                self.layers = nn.ModuleList(
+                    nn.Linear(n_in, n_out)
+                    for n_in, n_out in zip(self.layer_units[:-1], self.layer_units[1:])
+                )
+            self.activations = nn.ModuleList(
+                ACTIVATIONS[activation].module() for _ in self.layers[:-1]
             )
-        self.activations = nn.ModuleList(
-            ACTIVATIONS[activation].module() for _ in self.layers[:-1]
-        )
-        self.reset_parameters(seed)
+            self.reset_parameters(seed)
 
     def reset_parameters(self, seed):
         """scikit-learn's initialisation, drawn from a private generator."""

@@ -84,6 +84,9 @@ class MLPNet(NeuralNet):
     it. Off by default: it has not yet run on a GPU.
     """
 
+    busy_start_ = None
+    """The fit's :class:`~skprune._torch.threads.BusyStart`, ticked per batch."""
+
     def __init__(self, module, *args, alpha=0.0, cuda_graph=False, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.alpha = alpha
@@ -285,6 +288,8 @@ class MLPNet(NeuralNet):
         (:data:`~skprune._torch.versions.SKORCH_TESTED`), skorch's own
         ``train_step`` runs instead, through autograd.
         """
+        if self.busy_start_ is not None:  # the fit started on fewer threads
+            self.busy_start_.tick()
         if not versions.FAST_TRAIN_STEP:
             step = super().train_step(batch, **fit_params)
             self.module_.apply_masks_()

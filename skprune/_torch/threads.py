@@ -14,6 +14,13 @@ The library's rule (``n_threads=None``):
 2. **One thread for small work.** When one torch call multiplies fewer than
    :data:`SMALL_WORK` multiply-adds (rows per call times weights of the
    net), the threads cost more than they give, and one thread is used.
+3. **Busy cores at the start of a fit.** When a fit on more than one thread
+   starts while other threads of this process are still running, so many
+   that they and the fit's threads outnumber the cores, it starts on the
+   cores left free (at least one) and goes to its full count as soon as
+   those threads stop (:class:`BusyStart`). numpy's OpenBLAS keeps its
+   worker threads spinning for about 0.1 s after each product, so a fit
+   started right after scikit-learn's (or after a PCA) finds them running.
 
 An int ``n_threads`` is used as it is. :func:`torch_threads` sets the count
 for the body of a ``with`` block and restores torch's setting on the way out,
@@ -22,7 +29,10 @@ also when the body raises.
 
 from __future__ import annotations
 
+import math
 import os
+import threading
+import time
 from contextlib import contextmanager
 
 import torch
@@ -108,5 +118,117 @@ def torch_threads(n: int):
     try:
         yield
     finally:
+        if n > 1:
+            _last_parallel[0] = time.perf_counter()
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+
+
+BUSY_POLL_SECONDS = 0.01
+"""How often a fit started on fewer threads (:class:`BusyStart`) looks again."""
+
+BUSY_WAIT_SECONDS = 0.5
+"""After this long, a fit started on fewer threads goes to its full count
+whatever still runs (a thread busy for good is not numpy's spin)."""
+
+OWN_SPIN_SECONDS = 0.05
+"""For this long after a call of the library on several threads has ended,
+torch's own OpenMP threads may still be spinning: a fit started within it
+(``partial_fit`` in a loop) does not look for busy threads."""
+
+_last_parallel = [-math.inf]  # when the last call on several threads ended
+
+YIELD_TO_BUSY_THREADS = True
+"""Rule 3 on (the default) or off; ``benchmarks/first_fit.py`` times both."""
+
+_TASKS = "/proc/self/task"
+
+
+def _running(tid) -> bool:
+    """Whether thread ``tid`` of this process is running or runnable now."""
+    try:
+        with open(f"{_TASKS}/{tid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:  # the thread has ended
+        return False
+    # "tid (name) state ...": the name may hold spaces and parentheses.
+    end = stat.rindex(b")")
+    return stat[end + 2 : end + 3] == b"R"
+
+
+def busy_threads() -> list[int]:
+    """The ids of the other threads of this process that are running now.
+
+    Read from ``/proc/self/task`` (Linux); an empty list where it cannot
+    be read.
+
+    Examples
+    --------
+    >>> from skprune._torch.threads import busy_threads
+    >>> isinstance(busy_threads(), list)
+    True
+    """
+    me = threading.get_native_id()
+    try:
+        tids = [int(name) for name in os.listdir(_TASKS)]
+    except (OSError, ValueError):
+        return []
+    return [tid for tid in tids if tid != me and _running(tid)]
+
+
+class BusyStart:
+    """Rule 3 of the module docstring for one fit on ``n_threads`` threads.
+
+    :meth:`start` (inside the fit's :func:`torch_threads` block) lowers
+    torch's thread count to the cores that the other running threads of
+    the process leave free, when they and ``n_threads`` outnumber the
+    cores; :meth:`tick` (once per batch) looks again every
+    :data:`BUSY_POLL_SECONDS` and restores ``n_threads`` once none of the
+    threads found running at the start runs any more, or after
+    :data:`BUSY_WAIT_SECONDS`; :meth:`finish` restores it in any case.
+    Only those threads are watched: the fit's own torch threads run too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skprune._torch.threads import BusyStart
+    >>> start = BusyStart(n_threads=1)  # one thread: nothing to lower
+    >>> start.start(); start.reduced
+    False
+    """
+
+    def __init__(self, n_threads: int):
+        self.n_threads = n_threads
+        self.reduced = False
+        self.watched: list[int] = []
+
+    def start(self):
+        if self.n_threads < 2 or not YIELD_TO_BUSY_THREADS:
+            return self
+        if time.perf_counter() - _last_parallel[0] < OWN_SPIN_SECONDS:
+            return self
+        busy = busy_threads()
+        free = available_cores() - len(busy)
+        if self.n_threads > free:
+            self.watched = busy
+            self.reduced = True
+            self.started = self.checked = time.perf_counter()
+            torch.set_num_threads(max(1, free))
+        return self
+
+    def tick(self):
+        if not self.reduced:
+            return
+        now = time.perf_counter()
+        if now - self.checked < BUSY_POLL_SECONDS:
+            return
+        self.checked = now
+        if now - self.started >= BUSY_WAIT_SECONDS or not any(
+            _running(tid) for tid in self.watched
+        ):
+            self.finish()
+
+    def finish(self):
+        if self.reduced:
+            self.reduced = False
+            torch.set_num_threads(self.n_threads)
