@@ -6,10 +6,13 @@ scikit-learn's, and after scikit-learn's plus a pause.
 repeat our fit is timed right after one of ours, right after
 scikit-learn's, and after scikit-learn's followed by a pause of 0.3 s and
 of 1 s. If only spinning BLAS threads slowed our fit down, the pauses would
-remove the difference. The script then runs the same in a child process
-with ``OPENBLAS_NUM_THREADS=1`` (numpy's BLAS on the calling thread only,
-so nothing is left spinning after scikit-learn's fit; scikit-learn's fits
-are slower there, ours are not concerned).
+remove the difference. Each of our fits is timed twice, in turn: with the
+thread rule's third part on (the default: a fit that finds other threads
+of the process running starts on the free cores, see
+``skprune._torch.threads.BusyStart``) and off. The script then runs the
+same in a child process with ``OPENBLAS_NUM_THREADS=1`` (numpy's BLAS on
+the calling thread only, so nothing is left spinning after scikit-learn's
+fit; scikit-learn's fits are slower there, ours are not concerned).
 
     python benchmarks/first_fit.py [--data-home DIR] [--repeat 9]
 """
@@ -28,6 +31,7 @@ from sklearn.neural_network import MLPClassifier as SklearnMLP
 from train_speed import SETTINGS as TRAIN_SPEED_SETTINGS
 
 from skprune import MLPClassifier
+from skprune._torch import threads
 
 SETTINGS = dict(TRAIN_SPEED_SETTINGS, solver="sgd")
 
@@ -48,10 +52,14 @@ def main(argv=None):
     def theirs():
         SklearnMLP(**SETTINGS).fit(X, y)
 
-    def timed():
-        start = time.perf_counter()
-        ours()
-        return time.perf_counter() - start
+    def timed(busy_start):
+        threads.YIELD_TO_BUSY_THREADS = busy_start
+        try:
+            start = time.perf_counter()
+            ours()
+            return time.perf_counter() - start
+        finally:
+            threads.YIELD_TO_BUSY_THREADS = True
 
     before = {
         "after one of ours": ours,
@@ -60,16 +68,25 @@ def main(argv=None):
         "after scikit-learn's and 1 s": lambda: (theirs(), time.sleep(1.0)),
     }
     ours(), theirs()  # warm-up
-    times = {key: [] for key in before}
-    for _ in range(args.repeat):
+    times = {(key, on): [] for key in before for on in (True, False)}
+    for r in range(args.repeat):
         for key, run_before in before.items():
-            run_before()
-            times[key].append(timed())
+            for on in (True, False) if r % 2 == 0 else (False, True):
+                run_before()
+                times[key, on].append(timed(on))
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
     print(f"machine: {machine()}; OPENBLAS_NUM_THREADS={blas}")
-    print("| our SGD fit | min s | median s |\n|---|---:|---:|")
-    for key, values in times.items():
-        print(f"| {key} | {min(values):.3f} | {np.median(values):.3f} |", flush=True)
+    print(
+        "| our SGD fit | rule 3 on: min s | median s | rule 3 off: min s | median s |"
+        "\n|---|---:|---:|---:|---:|"
+    )
+    for key in before:
+        on, off = times[key, True], times[key, False]
+        print(
+            f"| {key} | {min(on):.3f} | {np.median(on):.3f} "
+            f"| {min(off):.3f} | {np.median(off):.3f} |",
+            flush=True,
+        )
     if not args.no_child:
         _child(argv)
 

@@ -193,7 +193,7 @@ class BusyStart:
     >>> import torch
     >>> from skprune._torch.threads import BusyStart
     >>> start = BusyStart(n_threads=1)  # one thread: nothing to lower
-    >>> start.start(); start.reduced
+    >>> start.start().reduced
     False
     """
 
