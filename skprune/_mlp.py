@@ -675,8 +675,8 @@ class _BaseMLP(BaseEstimator):
         # BLAS threads still spinning) starts on the free ones.
         busy = None
         if self.n_threads is None and on_cpu(self.net_.device):
-            busy = BusyStart(torch.get_num_threads())
-        self.net_.busy_start_ = busy and busy.start()
+            busy = BusyStart(torch.get_num_threads()).start()
+        self.net_.busy_start_ = busy if busy is not None and busy.reduced else None
         try:
             self.net_.partial_fit(train, None, epochs=epochs)
         finally:

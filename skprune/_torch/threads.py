@@ -19,7 +19,8 @@ The library's rule (``n_threads=None``):
    that they and the fit's threads outnumber the cores, it starts on the
    cores left free (at least one) and goes to its full count as soon as
    those threads stop (:class:`BusyStart`). numpy's OpenBLAS keeps its
-   worker threads spinning for about 0.1 s after each product, so a fit
+   worker threads spinning for a while after each product (108-109 ms
+   after scikit-learn's fit in ``benchmarks/first_fit.py``), so a fit
    started right after scikit-learn's (or after a PCA) finds them running.
 
 An int ``n_threads`` is used as it is. :func:`torch_threads` sets the count
