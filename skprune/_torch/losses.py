@@ -53,15 +53,9 @@ class PerSampleLoss(nn.Module):
         return LOSSES[self.out_activation](raw, y)
 
 
-def squared_norm(weights):
-    """The sum of the squared entries of all ``weights`` (a 0-d tensor)."""
-    norms = torch.stack(torch._foreach_norm(weights))
-    return torch.dot(norms, norms)
-
-
 def l2_penalty(weights, alpha):
     """``0.5 * alpha * sum of squared entries`` of ``weights`` (a 0-d tensor)."""
-    return 0.5 * alpha * squared_norm(weights)
+    return 0.5 * alpha * torch.stack(torch._foreach_norm(weights)).square().sum()
 
 
 @functools.lru_cache(maxsize=64)
@@ -131,7 +125,7 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
         loss = losses @ sample_weight
         delta.mul_((sample_weight / total).unsqueeze(1))
     if alpha:
-        loss = torch.add(loss, squared_norm(weights), alpha=0.5 * alpha)
+        loss = loss + l2_penalty(weights, alpha)
     decay = alpha / total
     for i in range(len(weights) - 1, -1, -1):
         weight = weights[i]
