@@ -85,6 +85,92 @@ def test_explicit_gradients_equal_autograd(activation, out_activation, weighted,
         )
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("out_activation", OUT_ACTIVATIONS)
+def test_reused_gradients_are_written_in_place(activation, out_activation):
+    # With reuse_grads, the gradients land in the tensors the parameters
+    # hold (whatever they held, even a strided view), with autograd's values.
+    X, y = _batch(out_activation)
+    module = MLPModule((5, 7, 6, 3), activation, seed=1)
+    _, expected = _autograd_grads(module, X, y, None, out_activation, 0.3)
+    held = {}
+    for name, param in module.named_parameters():
+        param.grad = torch.full_like(param, 7.0)
+        held[name] = param.grad
+    weight = module.layers[1].weight
+    weight.grad = torch.full(weight.shape[::-1], 7.0).t()  # not contiguous
+    held["layers.1.weight"] = weight.grad
+    forward_backward(module, X, y, None, out_activation, 0.3, reuse_grads=True)
+    for name, param in module.named_parameters():
+        torch.testing.assert_close(param.grad, expected[name], msg=name)
+        if not name.startswith("activations"):  # the PReLU slope: always new
+            assert param.grad is held[name], name
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_backward_reads_no_s_that_function_overwrites(activation):
+    # The training step computes x = function_(s) in place and hands the
+    # overwritten s to backward: where function_ writes over s, backward
+    # must not need it.
+    entry = ACTIVATIONS[activation]
+    gen = torch.Generator().manual_seed(0)
+    s = torch.randn(20, 4, generator=gen)
+    s[:2] = 0.0
+    slope = torch.tensor([-0.4]) if activation == "prelu" else None
+    delta = torch.randn(20, 4, generator=gen)
+    x = entry.function(s, slope)
+    s_after = s.clone()
+    torch.testing.assert_close(entry.function_(s_after, slope), x)
+    expected, expected_slope = entry.backward(delta.clone(), x, s, slope)
+    got, got_slope = entry.backward(delta.clone(), x, s_after, slope)
+    torch.testing.assert_close(got, expected)
+    if expected_slope is not None:
+        torch.testing.assert_close(got_slope, expected_slope)
+
+
+def test_gradients_are_new_tensors_by_default():
+    X, y = _batch("softmax")
+    module = MLPModule((5, 7, 3), "relu", seed=1)
+    forward_backward(module, X, y, None, "softmax", 0.0)
+    first = [p.grad for p in module.parameters()]
+    forward_backward(module, X, y, None, "softmax", 0.0)
+    assert all(p.grad is not g for p, g in zip(module.parameters(), first))
+
+
+class _KeepsGradients(Callback):
+    """Keeps the gradient tensors it is shown, without copying them."""
+
+    def initialize(self):
+        self.seen = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self.seen.append([(p.grad, p.grad.clone()) for _, p in named_parameters])
+
+
+def test_a_gradient_listener_keeps_what_it_was_shown():
+    # Gradients a callback kept are not overwritten by the next steps.
+    keeper = _KeepsGradients()
+    _small_fit(callbacks=[("keeper", keeper)])
+    assert len(keeper.seen) > 2
+    for step in keeper.seen:
+        for kept, copy_at_the_time in step:
+            assert torch.equal(kept, copy_at_the_time)
+
+
+def test_gradients_are_reused_without_a_listener(monkeypatch):
+    reused = []
+    original = net_module.forward_backward
+
+    def spy(*args, reuse_grads=False, **kwargs):
+        reused.append(reuse_grads)
+        return original(*args, reuse_grads=reuse_grads, **kwargs)
+
+    monkeypatch.setattr(net_module, "forward_backward", spy)
+    _small_fit()
+    assert reused and all(reused)
+
+
 def test_relu_derivative_at_zero_is_autograds():
     # A unit whose pre-activation is exactly 0 passes no gradient (as torch).
     module = MLPModule((2, 2, 1), "relu", seed=0)

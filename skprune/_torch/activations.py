@@ -35,6 +35,8 @@ class Activation(NamedTuple):
         d/ds from d/dx (``delta`` may be overwritten), and the gradient of the
         PReLU slope (None for the others). Uses torch's own backward kernels
         where torch has them, so the values equal autograd's, also at 0.
+        It reads ``s`` only where ``function_`` leaves ``s`` intact (PReLU):
+        the training step passes the ``s`` that ``function_`` overwrote.
     """
 
     module: type

@@ -65,14 +65,20 @@ def _reciprocal(total, dtype, device):
     return torch.tensor(1.0, dtype=dtype, device=device).div_(total)
 
 
+@functools.lru_cache(maxsize=64)
+def _minus_ones(n, dtype, device):
+    # The column of -1 that turns softmax into its gradient (one per batch
+    # size, dtype and device; cached like _reciprocal). Never written to.
+    return torch.full((n, 1), -1.0, dtype=dtype, device=device)
+
+
 def loss_and_output_delta(raw, y, out_activation):
     """Per-sample losses and d(loss_i)/d(raw_i), without autograd."""
     if out_activation == "softmax":
         log_proba = torch.log_softmax(raw, dim=1)
         losses = F.nll_loss(log_proba, y, reduction="none")
         delta = log_proba.exp_()
-        index = y.unsqueeze(1)
-        delta.scatter_add_(1, index, torch.full_like(index, -1, dtype=delta.dtype))
+        delta.scatter_add_(1, y.view(-1, 1), _minus_ones(len(y), delta.dtype, y.device))
     elif out_activation == "logistic":
         losses = binary_cross_entropy(raw, y)
         delta = torch.sigmoid(raw).sub_(y)
@@ -87,7 +93,9 @@ def loss_and_output_delta(raw, y, out_activation):
 
 
 @torch.no_grad()
-def forward_backward(module, X, y, sample_weight, out_activation, alpha):
+def forward_backward(
+    module, X, y, sample_weight, out_activation, alpha, reuse_grads=False
+):
     """Loss of one batch and its gradients, written to each parameter's ``.grad``.
 
     The loss is scikit-learn's: ``(sum_i w_i loss_i + 0.5 * alpha * ||W||^2)
@@ -95,8 +103,11 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     gradients. The backward pass is written out layer by layer (as
     scikit-learn's own MLP does), which for these small dense nets is much
     cheaper than recording and replaying an autograd graph; the L2 term's
-    gradient is folded into each weight gradient's matrix product. Returns
-    ``(loss, raw_output)``.
+    gradient is folded into each weight gradient's matrix product. With
+    ``reuse_grads``, gradients are written into the ``.grad`` tensors the
+    parameters already hold instead of new ones: the same values, without
+    allocating them at every step.
+    Returns ``(loss, raw_output)``.
     """
     activation = ACTIVATIONS[module.activation]
     weights = [layer.weight for layer in module.layers]
@@ -105,8 +116,8 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
     inputs, pre_activations = [X], []
     for weight, bias, slope in zip(weights[:-1], biases[:-1], slopes):
         z = F.linear(inputs[-1], weight, bias)
-        pre_activations.append(z)
-        inputs.append(activation.function(z, slope))
+        pre_activations.append(z)  # overwritten by x unless backward reads it
+        inputs.append(activation.function_(z, slope))
     raw = F.linear(inputs[-1], weights[-1], biases[-1])
 
     losses, delta = loss_and_output_delta(raw, y, out_activation)
@@ -128,9 +139,16 @@ def forward_backward(module, X, y, sample_weight, out_activation, alpha):
         loss = loss + l2_penalty(weights, alpha)
     decay = alpha / total
     for i in range(len(weights) - 1, -1, -1):
-        weight = weights[i]
-        weight.grad = torch.addmm(weight, delta.t(), inputs[i], beta=decay)
-        biases[i].grad = delta.sum(dim=0)
+        weight, bias = weights[i], biases[i]
+        # (torch keeps a .grad of the parameter's shape, dtype and device)
+        if reuse_grads and weight.grad is not None:
+            torch.addmm(weight, delta.t(), inputs[i], beta=decay, out=weight.grad)
+        else:
+            weight.grad = torch.addmm(weight, delta.t(), inputs[i], beta=decay)
+        if reuse_grads and bias.grad is not None:
+            torch.sum(delta, dim=0, out=bias.grad)
+        else:
+            bias.grad = delta.sum(dim=0)
         if i:
             slope = slopes[i - 1]
             delta, slope_grad = activation.backward(

@@ -99,15 +99,15 @@ class MLPModule(nn.Module):
             self.register_buffer(name, mask.to(device=weight.device, dtype=torch.bool))
         self.apply_masks_()
 
-    @torch.no_grad()
     def apply_masks_(self):
         """Set every pruned weight to exactly 0.0."""
         buffers = self._buffers
-        if not buffers:  # unpruned: nothing to do (hot path)
+        if not buffers:  # unpruned: nothing to do (hot path, no no_grad scope)
             return
         # Runs after every optimizer step: the dicts are read directly, not
         # through nn.Module's attribute lookup.
-        for i, layer in enumerate(self._modules["layers"]):
-            mask = buffers.get(f"mask_{i}")
-            if mask is not None:
-                layer._parameters["weight"].masked_fill_(~mask, 0.0)
+        with torch.no_grad():
+            for i, layer in enumerate(self._modules["layers"]):
+                mask = buffers.get(f"mask_{i}")
+                if mask is not None:
+                    layer._parameters["weight"].masked_fill_(~mask, 0.0)

@@ -294,14 +294,19 @@ class MLPNet(NeuralNet):
             step = super().train_step(batch, **fit_params)
             self.module_.apply_masks_()
             return step
+        listens_to_grads = self._listens_to_grads()
         if self._explicit_backward(batch, fit_params):
             X, (y, sample_weight) = batch
-            loss, raw = self._forward_backward(X, y, sample_weight)
+            # A listener may keep the gradient tensors it is shown: then
+            # every step writes new ones, as torch's autograd does.
+            loss, raw = self._forward_backward(
+                X, y, sample_weight, reuse_grads=not listens_to_grads
+            )
             step = {"loss": loss, "y_pred": raw}
         else:
             self._zero_grad_optimizer(set_to_none=True)
             step = self.train_step_single(batch, **fit_params)
-        if self._listens_to_grads():
+        if listens_to_grads:
             self.notify(
                 "on_grad_computed",
                 named_parameters=TeeGenerator(self.get_all_learnable_params()),
@@ -312,10 +317,10 @@ class MLPNet(NeuralNet):
         self.module_.apply_masks_()
         return step
 
-    def _forward_backward(self, X, y, sample_weight):
+    def _forward_backward(self, X, y, sample_weight, reuse_grads=False):
         """:func:`forward_backward` of one batch in training mode: ``(loss, raw)``.
 
-        Every gradient is written afresh: nothing to zero first."""
+        Every gradient is overwritten: nothing to zero first."""
         self._set_training(True)
         return forward_backward(
             self.module_,
@@ -324,6 +329,7 @@ class MLPNet(NeuralNet):
             sample_weight,
             self.criterion_.out_activation,
             self.alpha,
+            reuse_grads=reuse_grads,
         )
 
     def _step_optimizer(self, step_fn):
