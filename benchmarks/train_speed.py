@@ -23,12 +23,23 @@ away). Both figures are printed.
 Both libraries use their default threads: skprune its ``n_threads=None``
 rule, scikit-learn numpy's BLAS threads.
 
+Two statistics. The minima over all blocks (first line of ratios) compare
+fits that may lie many seconds apart, and a shared machine's speed drifts
+within a run: in one of twelve runs, the fastest MNIST fits of the table
+took 0.40-0.58 s, against 0.25-0.44 s in the other eleven, and its
+scikit-learn SGD fits ranged from 0.401 s to 0.525 s. Paired ratios compare each
+block of ours with scikit-learn's block that runs right after it (first
+fit with first fit, fastest later fit with fastest later fit), and print
+the median over the blocks and the range; a drift moves both fits of a
+pair alike.
+
     python benchmarks/train_speed.py [--data-home DIR] [--repeat 5] [--block 3]
         [--fresh 5] [--skip-mnist]
 """
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import warnings
@@ -115,7 +126,7 @@ def _digits(args):
 
     for library in LIBRARIES:
         print(
-            f"| {library} | {min(first[library]):.3f} | {min(later[library]):.3f} "
+            f"| {library} | {min(first[library]):.3f} | {_min(later[library]):.3f} "
             f"| {fresh_cell(library)} |"
         )
     ours, theirs = LIBRARIES
@@ -125,21 +136,38 @@ def _digits(args):
     print(
         "ratio ours / sklearn (goal <= 1.0 warm): "
         f"first {min(first[ours]) / min(first[theirs]):.2f}, "
-        f"later {min(later[ours]) / min(later[theirs]):.2f}, "
+        f"later {_min(later[ours]) / _min(later[theirs]):.2f}, "
         f"fresh process {fresh_ratio}"
     )
+    print("paired ratio ours / sklearn: " + _paired(first, later, ours, theirs))
 
 
 def _alternating_blocks(fits, repeat, block):
-    """Seconds of the first fit of each block and of the later fits, per key."""
+    """Per key, the seconds of each block's first fit and the list of its
+    later fits' seconds, block by block."""
     first = {key: [] for key in fits}
     later = {key: [] for key in fits}
     for _ in range(repeat):
         for key, fit in fits.items():
             times = timings(fit, block)
             first[key].append(times[0])
-            later[key].extend(times[1:])
+            later[key].append(times[1:])
     return first, later
+
+
+def _min(blocks):
+    """The fastest later fit over all blocks."""
+    return min(min(times) for times in blocks)
+
+
+def _paired(first, later, ours, theirs):
+    """Median (range) over blocks of ours / theirs, block by block."""
+    firsts = [a / b for a, b in zip(first[ours], first[theirs])]
+    laters = [min(a) / min(b) for a, b in zip(later[ours], later[theirs])]
+    return ", ".join(
+        f"{name} {statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+        for name, r in (("first", firsts), ("later", laters))
+    )
 
 
 def _fresh_fit(module):
@@ -171,23 +199,25 @@ def _mnist(args):
     for (solver, library), times in first.items():
         print(
             f"| {solver} | {library} | {min(times):.3f} "
-            f"| {min(later[solver, library]):.3f} |"
+            f"| {_min(later[solver, library]):.3f} |"
         )
     ours, theirs = LIBRARIES
     ratios = [
-        f"{solver}: first {_ratio(first, solver, ours, theirs):.2f}, "
-        f"later {_ratio(later, solver, ours, theirs):.2f}"
+        f"{solver}: first "
+        f"{min(first[solver, ours]) / min(first[solver, theirs]):.2f}, "
+        f"later {_min(later[solver, ours]) / _min(later[solver, theirs]):.2f}"
         for solver in SOLVERS
     ]
     print("ratio ours / sklearn (goal <= 1.0): " + "; ".join(ratios))
+    paired = [
+        f"{solver}: " + _paired(first, later, (solver, ours), (solver, theirs))
+        for solver in SOLVERS
+    ]
+    print("paired ratio ours / sklearn: " + "; ".join(paired))
 
 
 def _fit(cls, solver, X, y):
     return lambda: cls(**SETTINGS, solver=solver).fit(X, y)
-
-
-def _ratio(times, solver, ours, theirs):
-    return min(times[solver, ours]) / min(times[solver, theirs])
 
 
 if __name__ == "__main__":
